@@ -1,0 +1,28 @@
+"""The `mangalm` command: a thin front over gateway/ (every command has help text)."""
+from __future__ import annotations
+
+import click
+
+from gateway import __version__
+
+from .stack import down, migrate, status, token, up
+from .users import user
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mangalm")
+def cli() -> None:
+    """Mangalm Sales: invoice exports in; stores, predictions, segments and a live dashboard out.
+
+    Settings come from the environment: MANGALM_HOME (state folder, default ./.mangalm),
+    DATABASE_URL (use that server instead of the embedded cluster), MANGALM_JWT_SECRET, and the
+    ports MANGALM_HTTP_PORT (3007), MANGALM_POSTGREST_PORT (3008), MANGALM_SERVICE_PORT (3009),
+    MANGALM_PG_PORT (3432), MANGALM_POSTGREST_ADMIN_PORT (3010).
+    """
+
+
+for command in (up, down, status, migrate, token, user):
+    cli.add_command(command)
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,28 @@
+-- Roles are cluster-wide, so they are created idempotently before every migration run
+-- (not in a versioned migration: a second database on the same server needs them too).
+-- Passwords for the login roles are set by gateway/migrate.py from the state folder.
+DO $$
+DECLARE
+  r text;
+BEGIN
+  -- NOLOGIN roles PostgREST switches to, from the JWT's role claim.
+  FOREACH r IN ARRAY ARRAY['anon', 'sales_rep', 'manager', 'admin'] LOOP
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
+      EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+    END IF;
+  END LOOP;
+  -- PostgREST's login: NOINHERIT, it only borrows the request's role.
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticator') THEN
+    CREATE ROLE authenticator LOGIN NOINHERIT;
+  END IF;
+  -- A SQL login for psql and BI tools: read-only, with a statement timeout.
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'analyst') THEN
+    CREATE ROLE analyst LOGIN;
+  END IF;
+END
+$$;
+
+GRANT anon, sales_rep, manager, admin TO authenticator;
+ALTER ROLE analyst SET default_transaction_read_only = on;
+ALTER ROLE analyst SET statement_timeout = '30s';
+ALTER ROLE authenticator SET statement_timeout = '30s';

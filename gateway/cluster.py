@@ -1,0 +1,167 @@
+"""The embedded PostgreSQL 15 cluster: a private cluster in $MANGALM_HOME/pgdata.
+
+PostgreSQL refuses to run as root, so when we are root the cluster's files belong to, and its
+server runs as, an unprivileged OS user (`postgres` by default).
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+from .config import CLUSTER_OS_USER, Settings
+from .procs import port_free, port_holder
+
+
+class ClusterError(RuntimeError):
+    """A failure a person can act on; the CLI prints it without a traceback."""
+
+
+def pg_bin(name: str) -> str:
+    for folder in (os.environ.get("MANGALM_PG_BIN"), "/usr/lib/postgresql/15/bin"):
+        if folder and Path(folder, name).exists():
+            return str(Path(folder, name))
+    found = shutil.which(name)
+    if not found:
+        raise ClusterError(f"{name} not found: install postgresql-15 (make demo does)")
+    return found
+
+
+def _as_owner() -> dict:
+    """subprocess arguments that run a command as the cluster's owner."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        pwd.getpwnam(CLUSTER_OS_USER)
+    except KeyError:
+        raise ClusterError(
+            f"running as root, the cluster needs the unprivileged OS user {CLUSTER_OS_USER!r}; "
+            "create it (useradd --system postgres) or set MANGALM_CLUSTER_USER") from None
+    return {"user": CLUSTER_OS_USER, "group": CLUSTER_OS_USER, "extra_groups": []}
+
+
+def _chown(path: Path) -> None:
+    if os.geteuid() == 0:
+        shutil.chown(path, CLUSTER_OS_USER, CLUSTER_OS_USER)
+
+
+def _run(argv: list[str], settings: Settings, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, cwd=settings.home, capture_output=True, text=True, check=check,
+                          **_as_owner())
+
+
+def socket_dir(settings: Settings) -> Path:
+    return settings.run_dir / "pgsock"
+
+
+def server_conf(settings: Settings) -> str:
+    """Settings sized for a small machine doing bulk loads: see README, 'Embedded cluster'."""
+    return f"""# Written by mangalm at every start; edit gateway/cluster.py instead.
+listen_addresses = '127.0.0.1'
+port = {settings.pg_port}
+unix_socket_directories = '{socket_dir(settings)}'
+max_connections = 100
+shared_buffers = '512MB'
+work_mem = '16MB'
+maintenance_work_mem = '256MB'
+effective_cache_size = '4GB'
+# Bulk loads write a lot of WAL at once: fewer, larger checkpoints.
+max_wal_size = '4GB'
+min_wal_size = '256MB'
+checkpoint_timeout = '15min'
+wal_compression = on
+# Slow statements are logged (operations issue).
+log_min_duration_statement = '500ms'
+log_line_prefix = '%m [%p] %q%u@%d '
+log_lock_waits = on
+timezone = 'UTC'
+"""
+
+
+def initialized(settings: Settings) -> bool:
+    return (settings.pgdata / "PG_VERSION").exists()
+
+
+def init(settings: Settings) -> None:
+    """Create the cluster once: superuser `mangalm` with a generated password."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    password = settings.superuser_password
+    settings.pgdata.mkdir(mode=0o700, exist_ok=True)
+    _chown(settings.pgdata)
+    pwfile = settings.run_dir / "initdb.pw"
+    pwfile.write_text(password + "\n")
+    _chown(pwfile)
+    try:
+        _run([pg_bin("initdb"), "-D", str(settings.pgdata), "-U", "mangalm", f"--pwfile={pwfile}",
+              "--auth-local=scram-sha-256", "--auth-host=scram-sha-256",
+              "--encoding=UTF8", "--locale=C.UTF-8"], settings)
+    except subprocess.CalledProcessError as e:
+        raise ClusterError(f"initdb failed: {e.stderr.strip() or e.stdout.strip()}") from None
+    finally:
+        pwfile.unlink(missing_ok=True)
+    conf = settings.pgdata / "postgresql.conf"
+    with conf.open("a") as f:
+        f.write("\ninclude_if_exists = 'mangalm.conf'\n")
+
+
+def is_running(settings: Settings) -> bool:
+    if not initialized(settings):
+        return False
+    result = _run([pg_bin("pg_ctl"), "status", "-D", str(settings.pgdata)], settings, check=False)
+    return result.returncode == 0
+
+
+def start(settings: Settings) -> None:
+    if not initialized(settings):
+        init(settings)
+    if is_running(settings):
+        return
+    if not port_free(settings.pg_port):
+        holder = port_holder(settings.pg_port) or "another process"
+        raise ClusterError(f"port {settings.pg_port} (PostgreSQL) is already in use by {holder}; "
+                           "stop it or set MANGALM_PG_PORT")
+    for folder in (settings.run_dir, settings.log_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    sock = socket_dir(settings)
+    sock.mkdir(exist_ok=True)
+    _chown(sock)
+    conf = settings.pgdata / "mangalm.conf"
+    conf.write_text(server_conf(settings))
+    _chown(conf)
+    log = settings.log_dir / "postgres.log"
+    log.touch()
+    _chown(log)
+    # A cluster that was not shut down cleanly recovers by itself here; pg_ctl removes a
+    # stale postmaster.pid whose process is gone.
+    result = _run([pg_bin("pg_ctl"), "start", "-w", "-t", "120", "-D", str(settings.pgdata),
+                   "-l", str(log)], settings, check=False)
+    if result.returncode != 0:
+        tail = "".join(log.read_text(errors="replace").splitlines(True)[-5:])
+        raise ClusterError(f"PostgreSQL did not start (see {log}):\n{tail}")
+    ensure_database(settings, "mangalm")
+
+
+def stop(settings: Settings, mode: str = "fast") -> None:
+    if is_running(settings):
+        _run([pg_bin("pg_ctl"), "stop", "-w", "-t", "60", "-m", mode, "-D", str(settings.pgdata)],
+             settings, check=False)
+
+
+def ensure_database(settings: Settings, dbname: str) -> None:
+    with psycopg.connect(settings.url_for("mangalm", settings.superuser_password, "postgres"),
+                         autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+
+
+def version() -> str:
+    # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" -> "15.18"
+    out = subprocess.run([pg_bin("postgres"), "--version"], capture_output=True, text=True).stdout.split()
+    return out[2] if len(out) > 2 else "unknown"

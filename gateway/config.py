@@ -1,0 +1,145 @@
+"""Settings from the environment, with safe defaults for the embedded mode.
+
+Every process of the stack reads the same Settings, so a test can run a whole second stack
+beside a demo just by pointing MANGALM_HOME and the ports elsewhere.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+JWT_AUDIENCE = "mangalm"
+# The unprivileged OS user that owns the embedded cluster when we run as root.
+CLUSTER_OS_USER = os.environ.get("MANGALM_CLUSTER_USER", "postgres")
+
+
+def _port(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{name}={value!r} is not a port number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    http_port: int
+    postgrest_port: int
+    postgrest_admin_port: int
+    service_port: int
+    pg_port: int
+    external_database_url: str | None
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        home = Path(os.environ.get("MANGALM_HOME", ROOT / ".mangalm")).resolve()
+        return cls(
+            home=home,
+            http_port=_port("MANGALM_HTTP_PORT", 3007),
+            postgrest_port=_port("MANGALM_POSTGREST_PORT", 3008),
+            postgrest_admin_port=_port("MANGALM_POSTGREST_ADMIN_PORT", 3010),
+            service_port=_port("MANGALM_SERVICE_PORT", 3009),
+            pg_port=_port("MANGALM_PG_PORT", 3432),
+            external_database_url=os.environ.get("DATABASE_URL") or None,
+        )
+
+    # --- folders of the state home -------------------------------------------------
+    @property
+    def embedded(self) -> bool:
+        return self.external_database_url is None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "log"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    # --- secrets: generated once into the state folder, mode 0600 --------------------
+    def secret(self, name: str, env: str | None = None, nbytes: int = 32) -> str:
+        if env and os.environ.get(env):
+            return os.environ[env]
+        path = self.secrets_dir / name
+        if not path.exists():
+            self.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(nbytes))
+        return path.read_text().strip()
+
+    @cached_property
+    def jwt_secret(self) -> str:
+        value = self.secret("jwt_secret", "MANGALM_JWT_SECRET", 48)
+        if len(value) < 32:
+            raise SystemExit("MANGALM_JWT_SECRET must be at least 32 characters long")
+        return value
+
+    @property
+    def authenticator_password(self) -> str:
+        return self.secret("authenticator_password", "MANGALM_AUTHENTICATOR_PASSWORD")
+
+    @property
+    def superuser_password(self) -> str:
+        """The embedded cluster's superuser `mangalm` (MANGALM_SUPERUSER_PASSWORD overrides)."""
+        return self.secret("superuser_password", "MANGALM_SUPERUSER_PASSWORD")
+
+    @property
+    def analyst_password(self) -> str:
+        return self.secret("analyst_password", "MANGALM_ANALYST_PASSWORD")
+
+    # --- connection strings ------------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        """The owner's connection: migrations, the loader, the jobs worker."""
+        if self.external_database_url:
+            return self.external_database_url
+        password = quote(self.superuser_password, safe="")
+        return f"postgresql://mangalm:{password}@127.0.0.1:{self.pg_port}/mangalm"
+
+    def url_for(self, user: str, password: str, dbname: str | None = None) -> str:
+        """The same server and database as database_url, as another login role."""
+        parts = urlsplit(self.database_url)
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or 5432
+        db = dbname or parts.path.lstrip("/") or "mangalm"
+        query = f"?{parts.query}" if parts.query else ""
+        return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{db}{query}"
+
+    @property
+    def authenticator_url(self) -> str:
+        return self.url_for("authenticator", self.authenticator_password)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def postgrest_url(self) -> str:
+        return f"http://127.0.0.1:{self.postgrest_port}"
+
+    @property
+    def service_url(self) -> str:
+        return f"http://127.0.0.1:{self.service_port}"
+
+    def redacted_database_url(self) -> str:
+        parts = urlsplit(self.database_url)
+        if parts.password:
+            return self.database_url.replace(":" + quote(parts.password, safe="") + "@", ":***@").replace(
+                ":" + parts.password + "@", ":***@")
+        return self.database_url

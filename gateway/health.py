@@ -1,0 +1,46 @@
+"""GET /health: one answer that says which component is up, for people and monitors."""
+from __future__ import annotations
+
+import time
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from .db import aconnect
+
+
+async def _database(settings) -> dict:
+    started = time.perf_counter()
+    try:
+        conn = await aconnect(settings, autocommit=True)
+        async with conn:
+            cur = await conn.execute(
+                "SELECT extract(epoch FROM now() - min(run_after))::float8, count(*) "
+                "FROM data.upload_jobs WHERE status = 'queued'")
+            oldest, waiting = await cur.fetchone()
+        return {"database": {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)},
+                "queue": {"ok": True, "waiting": waiting,
+                          "oldest_waiting_seconds": round(oldest, 1) if oldest is not None else None}}
+    except Exception as e:  # any failure means "down"; the message says why
+        return {"database": {"ok": False, "error": str(e).strip().splitlines()[0][:300]},
+                "queue": {"ok": False, "error": "database unreachable"}}
+
+
+async def _postgrest(settings) -> dict:
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            r = await client.get(f"http://127.0.0.1:{settings.postgrest_admin_port}/ready")
+        return {"ok": r.status_code == 200, "status": r.status_code}
+    except httpx.HTTPError as e:
+        return {"ok": False, "error": f"not reachable ({type(e).__name__})"}
+
+
+async def health(request: Request) -> JSONResponse:
+    settings = request.app.state.settings
+    components = await _database(settings)
+    components["postgrest"] = await _postgrest(settings)
+    components["service"] = {"ok": True, "pid": request.app.state.pid}
+    healthy = all(c["ok"] for c in components.values())
+    return JSONResponse({"status": "ok" if healthy else "degraded", "components": components},
+                        status_code=200 if healthy else 503)

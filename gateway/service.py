@@ -1,0 +1,27 @@
+"""The Python service (uvicorn, loopback only): what PostgREST cannot do.
+
+Health, tokens (/auth), uploads streamed into PostgreSQL with COPY (/uploads) and live events
+(/events). No API data passes through here: nginx sends /api/ straight to PostgREST.
+Run with: uvicorn --factory gateway.service:create_app
+"""
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from .config import Settings
+from .health import health
+
+
+def routes() -> list:
+    """Every route of the service; each capability's module contributes its own list."""
+    return [Route("/health", health)]
+
+
+def create_app() -> Starlette:
+    app = Starlette(routes=routes())
+    app.state.settings = Settings.from_env()
+    app.state.pid = os.getpid()
+    return app

@@ -1,0 +1,294 @@
+"""Starts and stops the whole stack, in order: PostgreSQL, migrations, PostgREST, the Python
+service, nginx. Each process gets a pid file in $MANGALM_HOME/run and a log in
+$MANGALM_HOME/log; a pid file whose process is gone (a crash) is detected and removed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+from . import __version__, cluster, nginx
+from .config import ROOT, Settings
+from .procs import port_free, port_holder, port_listening, read_pid, stop_pid, wait_until
+
+
+class StackError(RuntimeError):
+    """A failure a person can act on; the CLI prints it without a traceback."""
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived: stop what was started."""
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    expect: str          # a word of its command line, to tell a stale pid from a live one
+
+    def pid_file(self, settings: Settings) -> Path:
+        return settings.run_dir / f"{self.name}.pid"
+
+    def pid(self, settings: Settings) -> int | None:
+        return read_pid(self.pid_file(settings), self.expect)
+
+
+POSTGREST = Process("postgrest", "postgrest")
+SERVICE = Process("service", "uvicorn")
+NGINX = Process("nginx", "nginx")
+FOREGROUND = Process("mangalm", "mangalm")
+PROCESSES = (POSTGREST, SERVICE, NGINX)
+
+
+def postgrest_bin() -> str:
+    candidate = Path(sys.executable).parent / "postgrest"
+    if candidate.exists():
+        return str(candidate)
+    raise StackError("PostgREST is not installed in the virtualenv; run scripts/install.sh (make demo does)")
+
+
+def _ports(settings: Settings) -> dict[str, int]:
+    return {"PostgREST": settings.postgrest_port, "PostgREST admin": settings.postgrest_admin_port,
+            "the Python service": settings.service_port, "nginx": settings.http_port}
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment every child process gets: the same settings as ours."""
+    env = dict(os.environ)
+    env.update({
+        "MANGALM_HOME": str(settings.home), "MANGALM_HTTP_PORT": str(settings.http_port),
+        "MANGALM_POSTGREST_PORT": str(settings.postgrest_port),
+        "MANGALM_POSTGREST_ADMIN_PORT": str(settings.postgrest_admin_port),
+        "MANGALM_SERVICE_PORT": str(settings.service_port), "MANGALM_PG_PORT": str(settings.pg_port),
+        "MANGALM_JWT_SECRET": settings.jwt_secret,
+    })
+    if settings.external_database_url:
+        env["DATABASE_URL"] = settings.external_database_url
+    return env
+
+
+def _spawn(settings: Settings, proc: Process, argv: list[str], env: dict[str, str]) -> int:
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.log_dir / f"{proc.name}.log", "ab") as log:
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 env=env, cwd=ROOT, start_new_session=True)
+    proc.pid_file(settings).write_text(f"{child.pid}\n")
+    return child.pid
+
+
+def _log_tail(settings: Settings, name: str, lines: int = 8) -> str:
+    path = settings.log_dir / f"{name}.log"
+    try:
+        return "".join(path.read_text(errors="replace").splitlines(True)[-lines:])
+    except OSError:
+        return ""
+
+
+def _await(settings: Settings, proc: Process, pid: int, ready: Callable[[], bool], timeout: float = 30) -> None:
+    def check() -> bool:
+        if read_pid(proc.pid_file(settings), proc.expect) is None:
+            raise StackError(f"{proc.name} exited while starting; its log says:\n{_log_tail(settings, proc.name)}")
+        return ready()
+    if not wait_until(check, timeout, 0.1):
+        stop_pid(pid)
+        raise StackError(f"{proc.name} did not become ready in {timeout:.0f} s; its log says:\n"
+                         f"{_log_tail(settings, proc.name)}")
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start_postgrest(settings: Settings) -> int:
+    env = child_env(settings)
+    env.update({
+        "PGRST_DB_URI": settings.authenticator_url,
+        "PGRST_JWT_SECRET": settings.jwt_secret,
+        "PGRST_SERVER_PORT": str(settings.postgrest_port),
+        "PGRST_ADMIN_SERVER_PORT": str(settings.postgrest_admin_port),
+        "PGRST_OPENAPI_SERVER_PROXY_URI": f"{settings.gateway_url}/api",
+    })
+    pid = _spawn(settings, POSTGREST, [postgrest_bin(), str(ROOT / "postgrest.conf")], env)
+    _await(settings, POSTGREST, pid, lambda: _http_ok(f"http://127.0.0.1:{settings.postgrest_admin_port}/ready"))
+    return pid
+
+
+def start_service(settings: Settings) -> int:
+    argv = [sys.executable, "-m", "uvicorn", "--factory", "gateway.service:create_app",
+            "--host", "127.0.0.1", "--port", str(settings.service_port), "--log-level", "warning",
+            "--no-access-log", "--timeout-graceful-shutdown", "5"]
+    pid = _spawn(settings, SERVICE, argv, child_env(settings))
+    _await(settings, SERVICE, pid, lambda: port_listening(settings.service_port))
+    return pid
+
+
+def start_nginx(settings: Settings) -> int:
+    conf = nginx.render(settings)
+    nginx.check(conf, settings)
+    argv = [nginx.nginx_bin(), "-c", str(conf), "-e", str(settings.log_dir / "nginx-error.log")]
+    pid = _spawn(settings, NGINX, argv, child_env(settings))
+    _await(settings, NGINX, pid, lambda: port_listening(settings.http_port))
+    return pid
+
+
+def is_running(settings: Settings) -> bool:
+    return all(p.pid(settings) for p in PROCESSES) and (not settings.embedded or cluster.is_running(settings))
+
+
+def preflight(settings: Settings) -> None:
+    """Refuse to start when a port we need is taken by someone else."""
+    ports = dict(_ports(settings))
+    if settings.embedded and not cluster.is_running(settings):
+        ports["PostgreSQL"] = settings.pg_port
+    running = {p.name for p in PROCESSES if p.pid(settings)}
+    for label, port in ports.items():
+        owner = {"PostgREST": "postgrest", "PostgREST admin": "postgrest",
+                 "the Python service": "service", "nginx": "nginx"}.get(label)
+        if owner in running:
+            continue
+        if not port_free(port):
+            holder = port_holder(port) or "another process"
+            raise StackError(f"port {port} ({label}) is already in use by {holder}; "
+                             "stop it or choose another port (see README, 'Configuration')")
+
+
+def start(settings: Settings, on_step: Callable[[str], None] = lambda s: None,
+          after_migrate: Callable[[], None] | None = None) -> None:
+    """Start every component not yet running. On any failure or interruption, what this
+    call started is stopped again, so nothing is left half-started."""
+    from .migrate import migrate
+
+    preflight(settings)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    started: list[str] = []
+    try:
+        if settings.embedded and not cluster.is_running(settings):
+            on_step(f"starting PostgreSQL on 127.0.0.1:{settings.pg_port}")
+            cluster.start(settings)
+            started.append("postgres")
+        elif not settings.embedded:
+            from .db import connect
+            connect(settings).close()
+        on_step("applying migrations")
+        migrate(settings)
+        if after_migrate:
+            after_migrate()
+        for proc, starter, port in ((POSTGREST, start_postgrest, settings.postgrest_port),
+                                    (SERVICE, start_service, settings.service_port),
+                                    (NGINX, start_nginx, settings.http_port)):
+            if proc.pid(settings):
+                continue
+            on_step(f"starting {proc.name} on 127.0.0.1:{port}")
+            starter(settings)
+            started.append(proc.name)
+    except BaseException:
+        stop(settings, only=started)
+        raise
+
+
+def stop(settings: Settings, only: list[str] | None = None) -> list[str]:
+    """Stop the components (all, or those named), front door first; returns what was stopped."""
+    stopped = []
+    for proc in reversed(PROCESSES):
+        if only is not None and proc.name not in only:
+            continue
+        pid = proc.pid(settings)
+        if pid:
+            stop_pid(pid)
+            stopped.append(proc.name)
+        proc.pid_file(settings).unlink(missing_ok=True)
+    if settings.embedded and (only is None or "postgres" in only) and cluster.is_running(settings):
+        cluster.stop(settings)
+        stopped.append("postgres")
+    return stopped
+
+
+def down(settings: Settings) -> list[str]:
+    """`mangalm down`: also ends a foreground `mangalm up` waiting in another terminal."""
+    fg = FOREGROUND.pid(settings)
+    if fg and fg != os.getpid():
+        os.kill(fg, signal.SIGTERM)
+        wait_until(lambda: FOREGROUND.pid(settings) is None, 60, 0.1)
+    return stop(settings)
+
+
+def run_foreground(settings: Settings, on_step: Callable[[str], None]) -> None:
+    """Wait until SIGINT or SIGTERM, then stop everything."""
+    FOREGROUND.pid_file(settings).write_text(f"{os.getpid()}\n")
+    try:
+        while True:
+            time.sleep(1)
+    except Interrupted:
+        pass
+    finally:
+        on_step("stopping")
+        stop(settings)
+        FOREGROUND.pid_file(settings).unlink(missing_ok=True)
+
+
+def raise_on_signals() -> None:
+    """Turn SIGINT and SIGTERM into Interrupted, so cleanup code runs for both."""
+    def handler(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _binary_version(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        return (out.stdout or out.stderr).strip().split()[-1]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "not installed"
+
+
+def status(settings: Settings) -> dict:
+    components = {}
+    if settings.embedded:
+        components["postgres"] = {"running": cluster.is_running(settings), "port": settings.pg_port}
+    else:
+        from .db import DatabaseUnreachable, connect
+        try:
+            connect(settings).close()
+            components["postgres"] = {"running": True, "external": True}
+        except DatabaseUnreachable as e:
+            components["postgres"] = {"running": False, "external": True, "error": str(e)}
+    ports = {"postgrest": settings.postgrest_port, "service": settings.service_port, "nginx": settings.http_port}
+    for proc in PROCESSES:
+        pid = proc.pid(settings)
+        components[proc.name] = {"running": pid is not None, "pid": pid, "port": ports[proc.name]}
+    try:
+        pgrst = postgrest_bin()
+        pgrst_version = _binary_version([pgrst, "--version"])
+    except StackError:
+        pgrst_version = "not installed"
+    try:
+        nginx_version = nginx.version()
+    except FileNotFoundError:
+        nginx_version = "not installed"
+    return {
+        "running": all(c["running"] for c in components.values()),
+        "home": str(settings.home),
+        "database_url": settings.redacted_database_url(),
+        "gateway_url": settings.gateway_url,
+        "postgrest_url": settings.postgrest_url,
+        "service_url": settings.service_url,
+        "components": components,
+        "versions": {"mangalm": __version__, "postgres": cluster.version(), "postgrest": pgrst_version,
+                     "nginx": nginx_version, "python": sys.version.split()[0]},
+    }
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, indent=None, default=str)
