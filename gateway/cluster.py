@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 
 from .config import CLUSTER_OS_USER, Settings
-from .procs import port_free, port_holder
+from .procs import pid_alive, port_free, port_holder, wait_until
 
 
 class ClusterError(RuntimeError):
@@ -92,6 +92,11 @@ def init(settings: Settings) -> None:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     password = settings.superuser_password
+    if os.geteuid() == 0:
+        probe = subprocess.run(["test", "-x", str(settings.home)], **_as_owner())
+        if probe.returncode != 0:
+            raise ClusterError(f"the OS user {CLUSTER_OS_USER!r} that runs the cluster cannot reach "
+                               f"{settings.home}; set MANGALM_HOME to a folder it can traverse")
     settings.pgdata.mkdir(mode=0o700, exist_ok=True)
     _chown(settings.pgdata)
     pwfile = settings.run_dir / "initdb.pw"
@@ -110,11 +115,34 @@ def init(settings: Settings) -> None:
         f.write("\ninclude_if_exists = 'mangalm.conf'\n")
 
 
+def postmaster_pid(settings: Settings) -> int | None:
+    """The live postmaster's pid, from postmaster.pid. Not `pg_ctl status`: a postmaster
+    killed by SIGKILL can linger as a zombie (where pid 1 does not reap), which pg_ctl and the
+    server's own lock-file check take for a running server."""
+    lock = settings.pgdata / "postmaster.pid"
+    try:
+        pid = int(lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def leftover_backends(settings: Settings) -> list[int]:
+    """Live processes whose working directory is this cluster's data folder (every server
+    process of a cluster has it)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if Path(os.readlink(proc / "cwd")) == settings.pgdata and pid_alive(int(proc.name)):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
 def is_running(settings: Settings) -> bool:
-    if not initialized(settings):
-        return False
-    result = _run([pg_bin("pg_ctl"), "status", "-D", str(settings.pgdata)], settings, check=False)
-    return result.returncode == 0
+    return initialized(settings) and postmaster_pid(settings) is not None
 
 
 def start(settings: Settings) -> None:
@@ -137,8 +165,15 @@ def start(settings: Settings) -> None:
     log = settings.log_dir / "postgres.log"
     log.touch()
     _chown(log)
-    # A cluster that was not shut down cleanly recovers by itself here; pg_ctl removes a
-    # stale postmaster.pid whose process is gone.
+    # A cluster that was not shut down cleanly recovers by itself here. Its postmaster.pid is
+    # stale (the process is gone, or a zombie the server would mistake for a live one): once
+    # the old server's last backend has exited, it is safe to remove.
+    if not wait_until(lambda: not leftover_backends(settings), 30):
+        raise ClusterError(f"processes of an earlier server still use {settings.pgdata}: "
+                           f"{leftover_backends(settings)}; stop them first")
+    (settings.pgdata / "postmaster.pid").unlink(missing_ok=True)
+    for stale in sock.glob(".s.PGSQL.*"):
+        stale.unlink(missing_ok=True)
     result = _run([pg_bin("pg_ctl"), "start", "-w", "-t", "120", "-D", str(settings.pgdata),
                    "-l", str(log)], settings, check=False)
     if result.returncode != 0:

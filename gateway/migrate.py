@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from .config import ROOT, Settings
+from .db import connect
 
 MIGRATIONS_DIR = ROOT / "migrations"
 # Any constant works; it keeps two `migrate` runs from interleaving.
@@ -73,14 +74,15 @@ def apply_stateless(conn: psycopg.Connection) -> None:
                 try:
                     conn.execute(path.read_text())
                 except psycopg.Error as e:
-                    raise RuntimeError(f"{path.relative_to(ROOT)}: {e}") from e
+                    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+                    raise RuntimeError(f"{where}: {e}") from e
         conn.execute("NOTIFY pgrst, 'reload schema'")
 
 
 def migrate(settings: Settings, url: str | None = None, upto: str | None = None) -> list[str]:
     """Bring the database at `url` (default: the stack's) up to date; returns applied ids."""
     url = url or settings.database_url
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(settings, url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
         try:
             apply_roles(conn, settings)

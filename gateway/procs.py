@@ -121,3 +121,31 @@ def wait_until(check, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return bool(check())
+
+
+def processes_with_env(key: str, value: str) -> list[int]:
+    """Pids of processes whose environment has key=value (ours and readable to us)."""
+    needle = f"{key}={value}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if needle in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of a process (from /proc/*/stat)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(proc.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found

