@@ -5,13 +5,14 @@ import functools
 
 import click
 
+from gateway.backup import BackupError
 from gateway.cluster import ClusterError
 from gateway.config import Settings
 from gateway.db import DatabaseUnreachable
 from gateway.stack import StackError
 
 # Failures a person can act on: printed as "Error: ..." with exit status 1, no traceback.
-USER_ERRORS = (StackError, ClusterError, DatabaseUnreachable, ValueError, FileNotFoundError)
+USER_ERRORS = (BackupError, StackError, ClusterError, DatabaseUnreachable, ValueError, FileNotFoundError)
 
 
 def friendly_errors(func):

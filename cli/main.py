@@ -5,6 +5,7 @@ import click
 
 from gateway import __version__
 
+from .ops import backup, restore
 from .stack import down, migrate, status, token, up
 from .users import user
 
@@ -21,7 +22,7 @@ def cli() -> None:
     """
 
 
-for command in (up, down, status, migrate, token, user):
+for command in (up, down, status, migrate, token, user, backup, restore):
     cli.add_command(command)
 
 if __name__ == "__main__":

@@ -40,8 +40,11 @@ def read_pid(path: Path, expect: str | None = None) -> int | None:
         pid = int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    if pid_alive(pid) and (expect is None or expect in cmdline(pid)):
-        return pid
+    if pid_alive(pid):
+        line = cmdline(pid)
+        # An empty command line is a process rewriting its title (nginx does at start): alive.
+        if expect is None or not line or expect in line:
+            return pid
     path.unlink(missing_ok=True)
     return None
 

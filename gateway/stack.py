@@ -95,7 +95,8 @@ def _log_tail(settings: Settings, name: str, lines: int = 8) -> str:
 
 def _await(settings: Settings, proc: Process, pid: int, ready: Callable[[], bool], timeout: float = 30) -> None:
     def check() -> bool:
-        if read_pid(proc.pid_file(settings), proc.expect) is None:
+        if not pid_alive(pid):
+            proc.pid_file(settings).unlink(missing_ok=True)
             raise StackError(f"{proc.name} exited while starting; its log says:\n{_log_tail(settings, proc.name)}")
         return ready()
     if not wait_until(check, timeout, 0.1):
