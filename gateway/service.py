@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from .config import Settings
 from .health import health
+from .logs import RequestLog
 
 
 def routes() -> list:
@@ -21,7 +23,7 @@ def routes() -> list:
 
 
 def create_app() -> Starlette:
-    app = Starlette(routes=routes())
+    app = Starlette(routes=routes(), middleware=[Middleware(RequestLog)])
     app.state.settings = Settings.from_env()
     app.state.pid = os.getpid()
     return app
