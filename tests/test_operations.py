@@ -1,4 +1,6 @@
-"""Operations: PostgREST stops and comes back; the service logs JSON lines.
+"""Operations: when PostgREST stops, /health names it, /api/ answers 503 with a JSON error,
+and everything recovers when it comes back; the service logs one JSON line per request."""
+import httpx
 
 from gateway import stack
 from gateway.procs import pid_alive, stop_pid
