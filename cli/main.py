@@ -5,6 +5,9 @@ import click
 
 from gateway import __version__
 
+from .analytics import backtest, predict
+from .generate import generate  # issue 3: the demo/benchmark export generator
+from .ingest import jobs, load, rejects  # issue 3: ingest
 from .ops import backup, restore
 from .stack import down, migrate, status, token, up
 from .users import user
@@ -22,7 +25,8 @@ def cli() -> None:
     """
 
 
-for command in (up, down, status, migrate, token, user, backup, restore):
+for command in (up, down, status, migrate, token, user, backup, restore, predict, backtest,
+                load, jobs, rejects, generate):
     cli.add_command(command)
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
--- Derived analytics, recomputed by functions/ for the stores an upload touched.
+-- Derived analytics, recomputed by functions/ (predictions.sql, segments.sql, upselling.sql,
+-- backtest.sql, refresh.sql) for the stores an upload touched and on demand. Everything here
+-- can be rebuilt from orders + invoice_items, except the decisions reps made on predictions
+-- and the track record (backtest_runs).
 
 CREATE TABLE data.predicted_orders (
   id                 uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   store_id           text NOT NULL REFERENCES data.stores (id) ON DELETE CASCADE,
   predicted_date     date NOT NULL,
-  -- The probability that the store's next order falls within ±7 days of predicted_date.
+  -- The probability that the store's next order falls within ±7 days of predicted_date,
+  -- from the logistic model in prediction_calibrations (fitted on past cutoffs).
   confidence         numeric(4, 3) NOT NULL CHECK (confidence BETWEEN 0 AND 1),
   priority           text NOT NULL DEFAULT 'medium' CHECK (priority IN ('high', 'medium', 'low')),
   total_amount       numeric(14, 2) NOT NULL DEFAULT 0,
@@ -20,7 +24,8 @@ CREATE TABLE data.predicted_orders (
   created_at         timestamptz NOT NULL DEFAULT now(),
   updated_at         timestamptz NOT NULL DEFAULT now()
 );
--- One pending prediction per store; decided ones are history.
+-- One pending prediction per store; decided ones are history. Recomputing upserts on it
+-- (ON CONFLICT (store_id) WHERE status = 'pending'), so a pending prediction keeps its id.
 CREATE UNIQUE INDEX predicted_orders_one_pending_idx ON data.predicted_orders (store_id) WHERE status = 'pending';
 CREATE INDEX predicted_orders_store_id_idx ON data.predicted_orders (store_id);
 CREATE INDEX predicted_orders_order_id_idx ON data.predicted_orders (order_id);
@@ -47,11 +52,16 @@ CREATE TABLE data.customer_segments (
   monetary_score  smallint CHECK (monetary_score BETWEEN 1 AND 5),
   segment_name    text,
   segment_value   text CHECK (segment_value IN ('high', 'medium', 'low')),
+  -- Order days (several invoices of one day are one order).
   order_count     integer,
+  -- Orders per 30 days over the store's tenure (first order to as_of, at least 30 days).
   order_frequency numeric(8, 3),
   typical_gap_days numeric(8, 2),
+  -- Net of returns, without void invoices.
   total_revenue   numeric(16, 2),
+  -- Probability that the store has stopped ordering, judged against its own gaps.
   churn_risk      numeric(4, 3) CHECK (churn_risk BETWEEN 0 AND 1),
+  last_order_date date,
   as_of           date,
   updated_at      timestamptz NOT NULL DEFAULT now()
 );
@@ -75,6 +85,44 @@ CREATE TABLE data.upselling_recommendations (
 );
 CREATE INDEX upselling_recommendations_product_id_idx ON data.upselling_recommendations (product_id);
 
+-- Association rules "orders with the antecedent also contain the consequent", mined from
+-- the recent orders of every store (functions/upselling.sql). Global, not per store.
+CREATE TABLE data.product_associations (
+  antecedent_id uuid NOT NULL REFERENCES data.products (id) ON DELETE CASCADE,
+  consequent_id uuid NOT NULL REFERENCES data.products (id) ON DELETE CASCADE,
+  orders_both   integer NOT NULL,
+  support       numeric(8, 5) NOT NULL,
+  confidence    numeric(6, 4) NOT NULL,
+  lift          numeric(10, 4) NOT NULL,
+  -- The consequent's median line amount in those orders: what adding it is typically worth.
+  typical_amount numeric(14, 2),
+  as_of         date NOT NULL,
+  PRIMARY KEY (antecedent_id, consequent_id)
+);
+CREATE INDEX product_associations_consequent_id_idx ON data.product_associations (consequent_id);
+
+-- The confidence model: a logistic regression fitted on past cutoffs (each cutoff's
+-- predictions against what happened next), using only invoices dated on or before
+-- fitted_as_of. Predictions use the newest fit whose fitted_as_of is not after their as_of.
+CREATE TABLE data.prediction_calibrations (
+  id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  fitted_as_of     date NOT NULL,
+  training_cutoffs date[] NOT NULL,
+  samples          integer NOT NULL,
+  hits             integer NOT NULL,
+  features         text[] NOT NULL,
+  coefficients     float8[] NOT NULL,
+  -- Second stage (a quadratic Platt scaling of the first stage's linear predictor z):
+  -- confidence = 1 / (1 + exp(-(r1 + r2 z + r3 z^2))). It straightens the S-curve misfit the
+  -- plain logistic showed at high confidences (CDNOW: 0.64 given, 0.78 observed in-sample).
+  recalibration    float8[],
+  -- In-sample reliability: per confidence decile, n, mean confidence and observed hit rate.
+  bins             jsonb NOT NULL DEFAULT '[]',
+  log_loss         float8,
+  created_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX prediction_calibrations_fitted_as_of_idx ON data.prediction_calibrations (fitted_as_of, id);
+
 -- The track record: every backtest run, the dashboard shows the latest.
 CREATE TABLE data.backtest_runs (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -83,3 +131,4 @@ CREATE TABLE data.backtest_runs (
   metrics     jsonb NOT NULL,
   created_at  timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX backtest_runs_created_at_idx ON data.backtest_runs (created_at);

@@ -1,38 +1,107 @@
 -- All grants in one place. Re-applied on every migrate, after functions and views.
 -- Start from nothing: functions are not executable by PUBLIC unless granted here.
+-- Other capabilities add their objects in their own clearly marked sections below.
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA app, api FROM PUBLIC;
 REVOKE ALL ON SCHEMA data, staging FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA data FROM anon, sales_rep, manager, admin, analyst;
 
 GRANT USAGE ON SCHEMA api, app TO anon, sales_rep, manager, admin, analyst;
-GRANT USAGE ON SCHEMA data TO sales_rep, manager, admin, analyst;
+-- The API roles reach the private tables only through the api views and functions, but
+-- invoker-rights triggers and functions name data.* tables, so they need the schema. The
+-- analyst does not: views check table privileges, not schema usage, so the analyst reads the
+-- api views and cannot even name a data table (psql: "permission denied for schema data").
+GRANT USAGE ON SCHEMA data TO sales_rep, manager, admin;
+REVOKE USAGE ON SCHEMA data FROM analyst;
+
+-- PostgREST's role switch (functions/00_claims.sql): the authenticator's search_path puts
+-- pgrst_guard.set_config before pg_catalog's, so a token with an unknown role answers 401.
+-- The later set_config calls of the same statement run as the new role, hence the API roles.
+GRANT USAGE ON SCHEMA pgrst_guard TO authenticator, anon, sales_rep, manager, admin;
+GRANT EXECUTE ON FUNCTION pgrst_guard.set_config(text, text, boolean), pgrst_guard.role_allowed(text),
+  pgrst_guard.refuse_role(text) TO authenticator, anon, sales_rep, manager, admin;
+ALTER ROLE authenticator SET search_path = pgrst_guard, pg_catalog, public;
 
 -- anon: health (and, through the Python service, login) only.
 GRANT SELECT ON api.health TO anon, sales_rep, manager, admin, analyst;
 GRANT EXECUTE ON FUNCTION app.check_request() TO anon, sales_rep, manager, admin;
 GRANT EXECUTE ON FUNCTION app.jwt_claims(), app.current_user_id(), app.current_app_role(),
-  app.current_sales_person(), app.rep_store_ids() TO sales_rep, manager, admin, analyst;
+  app.current_sales_person(), app.rep_store_ids(), app.in_api_role() TO sales_rep, manager, admin, analyst;
+-- Helpers the invoker-rights triggers and functions call as the API roles.
+GRANT EXECUTE ON FUNCTION app.refuse(integer, text, text), app.clean_text(text), app.is_email(text),
+  app.order_next_statuses(text, text) TO sales_rep, manager, admin;
 
--- Reading: every signed-in role reads the API views; RLS narrows the rows of reps.
-GRANT SELECT ON data.stores, data.store_preferences, data.products, data.orders, data.order_items,
-  data.invoice_items, data.predicted_orders, data.predicted_order_items, data.customer_segments,
-  data.upselling_recommendations
+-- Reading: every signed-in role reads the API views; RLS narrows the rows of reps. Views run
+-- with the caller's rights (security_invoker), so the tables behind them are granted too.
+GRANT SELECT ON data.stores, data.store_preferences, data.store_assignments, data.products, data.orders,
+  data.order_items, data.invoice_items, data.predicted_orders, data.predicted_order_items,
+  data.prediction_decisions, data.customer_segments, data.upselling_recommendations
   TO sales_rep, manager, admin, analyst;
-GRANT SELECT ON api.stores, api.store_preferences, api.products, api.product_categories,
-  api.product_brands, api.orders, api.order_items, api.invoice_items, api.predicted_orders,
-  api.predicted_order_items, api.customer_segments, api.upselling_recommendations
+GRANT SELECT ON api.stores, api.store_preferences, api.store_assignments, api.products,
+  api.product_categories, api.product_brands, api.orders, api.orders_recent, api.orders_pending,
+  api.order_items, api.invoice_items, api.predicted_orders, api.predicted_order_items,
+  api.prediction_decisions, api.customer_segments, api.upselling_recommendations
   TO sales_rep, manager, admin, analyst;
 
 GRANT SELECT ON data.upload_jobs, api.upload_jobs TO manager, admin, analyst;
-GRANT SELECT ON data.users TO sales_rep, manager, admin;
+-- Never the password hash: only the security-definer login functions read it.
+GRANT SELECT (id, email, role, full_name, sales_person, is_active, last_login_at, created_at, updated_at)
+  ON data.users TO sales_rep, manager, admin;
 GRANT SELECT ON api.users TO manager, admin;
+GRANT SELECT ON data.settings, api.settings TO manager, admin;
 
--- Personal settings.
+-- Personal settings (the row is always the caller's: RLS and a trigger).
 GRANT SELECT, INSERT, UPDATE, DELETE ON data.dashboard_settings, api.dashboard_settings
   TO sales_rep, manager, admin;
 
--- Writing master data: managers and admins.
+-- Master data: managers and admins.
 GRANT INSERT, UPDATE, DELETE ON data.stores, data.store_preferences, data.products,
   api.stores, api.store_preferences, api.products TO manager, admin;
-GRANT INSERT, UPDATE, DELETE ON data.users, api.users TO admin;
+GRANT INSERT, DELETE ON data.store_assignments, api.store_assignments TO manager, admin;
+
+-- Orders: drafts by reps (their stores, their own orders: RLS) and managers. Column grants
+-- keep what the database maintains (creator, totals, invoice fields) out of reach.
+GRANT INSERT (store_id, source, status, order_date, due_date, currency_code, sales_person, notes),
+  UPDATE (store_id, status, order_date, due_date, currency_code, notes), DELETE
+  ON data.orders, api.orders TO sales_rep, manager, admin;
+GRANT INSERT (order_id, product_id, quantity, unit_price, source), UPDATE (product_id, quantity, unit_price),
+  DELETE ON data.order_items, api.order_items TO sales_rep, manager, admin;
+GRANT EXECUTE ON FUNCTION app.generate_order(uuid, text), app.usual_basket(text, integer, numeric),
+  app.decide_prediction(uuid, text, text), api.generate_order(uuid, text), api.approve_prediction(uuid),
+  api.dismiss_prediction(uuid, text), api.usual_basket(text) TO sales_rep, manager, admin;
+
+-- Predictions: reps decide (status; order_id is set by generate_order), managers also
+-- re-prioritise and reschedule.
+GRANT UPDATE (status, order_id) ON data.predicted_orders, api.predicted_orders TO sales_rep;
+GRANT UPDATE (status, order_id, priority, predicted_date, justification_text)
+  ON data.predicted_orders, api.predicted_orders TO manager, admin;
+
+-- Users and settings: admins. Accounts are created by api.create_user (bcrypt in the database).
+GRANT UPDATE (email, role, full_name, sales_person, is_active), DELETE ON data.users, api.users TO admin;
+GRANT INSERT, UPDATE, DELETE ON data.settings, api.settings TO admin;
+GRANT EXECUTE ON FUNCTION api.create_user(text, text, text, text, text), app.create_user(text, text, text, text, text),
+  api.reset_password(uuid, text) TO admin;
+GRANT EXECUTE ON FUNCTION api.change_password(text, text) TO sales_rep, manager, admin;
+
+-- Analytics (issue 4): the track record, the confidence fits and the association rules are
+-- aggregates over all stores, readable by every signed-in role. The dashboard summary is
+-- materialized (row-level security does not apply to it), so it is for managers, admins and
+-- analysts; reps read api.my_summary (security_invoker: their stores only). The functions
+-- are security definer: they narrow a rep to their stores themselves (app.caller_is_rep).
+-- Recomputing (predict) and backtesting write, so only managers and admins run them.
+GRANT SELECT ON data.backtest_runs, data.prediction_calibrations, data.product_associations
+  TO sales_rep, manager, admin, analyst;
+GRANT SELECT ON api.backtest_runs, api.latest_backtest, api.prediction_calibrations,
+  api.product_associations, api.my_summary TO sales_rep, manager, admin, analyst;
+GRANT SELECT ON api.dashboard_summary TO manager, admin, analyst;
+GRANT EXECUTE ON FUNCTION api.sales_trends(text, text), api.upselling_suggestions(bigint, integer)
+  TO sales_rep, manager, admin, analyst;
+GRANT EXECUTE ON FUNCTION api.predict(date), api.backtest(date, integer) TO manager, admin;
+
+-- Ingest (issue 3). Uploads go through the Python service and the loader, which connect as
+-- the owner; the pipeline's functions (app.begin_upload, app.process_bulk_upload_complete,
+-- app.claim_job, ...) are therefore executable by nobody else (no grant here on purpose: an
+-- API role could otherwise run a job's transaction or claim jobs). Managers and admins may
+-- read the rejected lines (the jobs themselves are granted above); the service serves them
+-- as CSV at GET /uploads/{id}/rejects.csv.
+GRANT SELECT ON data.upload_rejects TO manager, admin;

@@ -1,5 +1,9 @@
 -- Row-level security: who sees which rows. Re-applied on every migrate (drop, then create).
 -- The table owner (migrations, the ingest pipeline) is not subject to these policies.
+-- Policies decide which rows; db/grants.sql decides which operations and columns; the
+-- triggers in functions/ explain a refusal in words. Where a policy's USING is wider than its
+-- WITH CHECK, that is so the trigger sees the row and can say why a change is refused; the
+-- WITH CHECK still guarantees the rule if a trigger were ever missing.
 DO $$
 DECLARE
   p record;
@@ -10,7 +14,12 @@ BEGIN
 END
 $$;
 
--- Tables every signed-in role reads whole: the catalogue and the track record.
+-- Private to the owner (logins, revoked tokens): RLS on and no policy, so no API role reads
+-- them even if a grant slipped in.
+ALTER TABLE data.login_attempts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE data.revoked_tokens ENABLE ROW LEVEL SECURITY;
+
+-- Tables every signed-in role reads whole: the catalogue.
 ALTER TABLE data.products ENABLE ROW LEVEL SECURITY;
 CREATE POLICY "Everyone signed in sees the catalogue" ON data.products
   FOR SELECT TO sales_rep, manager, admin, analyst USING (true);
@@ -23,20 +32,49 @@ DECLARE
   t text;
   key text;
 BEGIN
-  FOR t, key IN VALUES ('stores', 'id'), ('store_preferences', 'store_id'), ('orders', 'store_id'),
-                       ('predicted_orders', 'store_id'), ('customer_segments', 'store_id'),
-                       ('upselling_recommendations', 'store_id') LOOP
+  FOR t, key IN VALUES ('stores', 'id'), ('store_preferences', 'store_id'), ('customer_segments', 'store_id'),
+                       ('upselling_recommendations', 'store_id'), ('orders', 'store_id'),
+                       ('predicted_orders', 'store_id') LOOP
     EXECUTE format('ALTER TABLE data.%I ENABLE ROW LEVEL SECURITY', t);
-    EXECUTE format('CREATE POLICY "Managers and admins see and change every row" ON data.%I
-                    FOR ALL TO manager, admin USING (true) WITH CHECK (true)', t);
     EXECUTE format('CREATE POLICY "Analysts read every row" ON data.%I FOR SELECT TO analyst USING (true)', t);
     EXECUTE format('CREATE POLICY "Sales reps see the stores assigned to them" ON data.%I
                     FOR SELECT TO sales_rep USING (%I IN (SELECT app.rep_store_ids()))', t, key);
+    IF t NOT IN ('orders') THEN
+      EXECUTE format('CREATE POLICY "Managers and admins see and change every row" ON data.%I
+                      FOR ALL TO manager, admin USING (true) WITH CHECK (true)', t);
+    END IF;
   END LOOP;
 END
 $$;
 
--- Lines follow their order (or prediction).
+-- Orders: invoices (source 'invoice') belong to the ingest pipeline; the API writes drafts.
+CREATE POLICY "Managers and admins see every order" ON data.orders
+  FOR SELECT TO manager, admin USING (true);
+CREATE POLICY "Managers and admins create orders that are not invoices" ON data.orders
+  FOR INSERT TO manager, admin WITH CHECK (source <> 'invoice');
+CREATE POLICY "Managers and admins change orders that are not invoices" ON data.orders
+  FOR UPDATE TO manager, admin USING (true) WITH CHECK (source <> 'invoice');
+-- (Deleting an invoice is refused by the trigger with a 409 that says why; a policy could only
+-- hide the row and answer "nothing deleted".)
+CREATE POLICY "Managers and admins delete orders (the trigger keeps invoices)" ON data.orders
+  FOR DELETE TO manager, admin USING (true);
+CREATE POLICY "Sales reps create draft orders for their stores" ON data.orders
+  FOR INSERT TO sales_rep
+  WITH CHECK (store_id IN (SELECT app.rep_store_ids()) AND created_by = (SELECT app.current_user_id())
+              AND source <> 'invoice' AND status = 'draft');
+CREATE POLICY "Sales reps change the orders they created" ON data.orders
+  FOR UPDATE TO sales_rep USING (store_id IN (SELECT app.rep_store_ids()))
+  WITH CHECK (store_id IN (SELECT app.rep_store_ids()) AND created_by = (SELECT app.current_user_id())
+              AND source <> 'invoice');
+CREATE POLICY "Sales reps delete the drafts they created (the trigger checks whose)" ON data.orders
+  FOR DELETE TO sales_rep USING (store_id IN (SELECT app.rep_store_ids()));
+
+-- Predictions: reps decide (approve, dismiss, convert) those of their stores.
+CREATE POLICY "Sales reps decide the predictions of their stores" ON data.predicted_orders
+  FOR UPDATE TO sales_rep USING (store_id IN (SELECT app.rep_store_ids()))
+  WITH CHECK (store_id IN (SELECT app.rep_store_ids()));
+
+-- Lines follow their order (or prediction): the subquery runs under the parent's policies.
 DO $$
 DECLARE
   t text;
@@ -44,7 +82,8 @@ DECLARE
   fk text;
 BEGIN
   FOR t, parent, fk IN VALUES ('order_items', 'orders', 'order_id'), ('invoice_items', 'orders', 'order_id'),
-                              ('predicted_order_items', 'predicted_orders', 'predicted_order_id') LOOP
+                              ('predicted_order_items', 'predicted_orders', 'predicted_order_id'),
+                              ('prediction_decisions', 'predicted_orders', 'prediction_id') LOOP
     EXECUTE format('ALTER TABLE data.%I ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format('CREATE POLICY "Managers and admins see and change every row" ON data.%I
                     FOR ALL TO manager, admin USING (true) WITH CHECK (true)', t);
@@ -54,6 +93,28 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- Reps edit the lines of the draft orders they created (the trigger explains other refusals).
+CREATE POLICY "Sales reps add lines to their own drafts" ON data.order_items
+  FOR INSERT TO sales_rep
+  WITH CHECK (order_id IN (SELECT o.id FROM data.orders o
+                           WHERE o.created_by = (SELECT app.current_user_id()) AND o.status = 'draft'));
+CREATE POLICY "Sales reps change lines of their own drafts" ON data.order_items
+  FOR UPDATE TO sales_rep USING (order_id IN (SELECT o.id FROM data.orders o))
+  WITH CHECK (order_id IN (SELECT o.id FROM data.orders o
+                           WHERE o.created_by = (SELECT app.current_user_id()) AND o.status = 'draft'));
+CREATE POLICY "Sales reps delete lines of their own drafts" ON data.order_items
+  FOR DELETE TO sales_rep
+  USING (order_id IN (SELECT o.id FROM data.orders o
+                      WHERE o.created_by = (SELECT app.current_user_id()) AND o.status = 'draft'));
+
+-- Explicit store assignments: managers and admins maintain them, reps see their own.
+ALTER TABLE data.store_assignments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Managers and admins assign stores" ON data.store_assignments
+  FOR ALL TO manager, admin USING (true) WITH CHECK (true);
+CREATE POLICY "Analysts read every row" ON data.store_assignments FOR SELECT TO analyst USING (true);
+CREATE POLICY "Sales reps see their own assignments" ON data.store_assignments
+  FOR SELECT TO sales_rep USING (user_id = (SELECT app.current_user_id()));
 
 ALTER TABLE data.dashboard_settings ENABLE ROW LEVEL SECURITY;
 CREATE POLICY "Users keep their own dashboard settings" ON data.dashboard_settings
@@ -71,3 +132,9 @@ CREATE POLICY "Admins manage users" ON data.users
   FOR ALL TO admin USING (true) WITH CHECK (true);
 CREATE POLICY "Users see themselves" ON data.users
   FOR SELECT TO sales_rep USING (id = (SELECT app.current_user_id()));
+
+ALTER TABLE data.settings ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Managers and admins read the settings" ON data.settings
+  FOR SELECT TO manager, admin USING (true);
+CREATE POLICY "Admins change the settings" ON data.settings
+  FOR ALL TO admin USING (true) WITH CHECK (true);

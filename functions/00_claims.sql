@@ -11,7 +11,7 @@ $$;
 -- The id of the user making the request (the token's sub), or NULL.
 CREATE FUNCTION app.current_user_id() RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN app.jwt_claims() ->> 'sub' ~* '^[0-9a-f-]{36}$'
+  SELECT CASE WHEN app.jwt_claims() ->> 'sub' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
               THEN (app.jwt_claims() ->> 'sub')::uuid END
 $$;
 
@@ -28,18 +28,114 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
   SELECT sales_person FROM data.users WHERE id = app.current_user_id()
 $$;
 
--- PostgREST's db-pre-request hook: refuses tokens that were revoked (logout). Reads only,
--- so it also works for GET requests, which PostgREST runs read-only.
+-- True when the current SQL role is one PostgREST switches to for API callers, false for the
+-- owner (migrations, the ingest pipeline, the analytics refresh). Triggers that exist only to
+-- check API writes use it in their WHEN clause, so bulk loads by the owner never enter them.
+CREATE FUNCTION app.in_api_role() RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT current_user IN ('anon', 'sales_rep', 'manager', 'admin')
+$$;
+
+-- PostgREST's db-pre-request hook: runs before every request, after the role switch.
+-- Refuses (401) a token that was revoked at logout, or whose account was deleted, deactivated
+-- or given another role since the token was issued. Reads only, so it also works for GET
+-- requests, which PostgREST runs read-only. Two primary-key lookups per request.
+-- It also closes what PostgREST leaves open: PostgREST accepts a token without exp or aud,
+-- and an expired one for 30 s more (clock skew). Our tokens always carry both, and issuer
+-- and API share one clock, so a token must have an audience and must not have expired.
 CREATE FUNCTION app.check_request() RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
 DECLARE
-  v_jti text := app.jwt_claims() ->> 'jti';
+  v_claims jsonb := app.jwt_claims();   -- parsed once
+  v_jti text := v_claims ->> 'jti';
+  v_sub text := v_claims ->> 'sub';
+  v_user record;
 BEGIN
-  IF v_jti IS NOT NULL AND v_jti ~* '^[0-9a-f-]{36}$'
-     AND EXISTS (SELECT FROM data.revoked_tokens WHERE jti = v_jti::uuid) THEN
+  -- Without a token PostgREST's claims are just {"role": "anon"}: nothing to check.
+  IF v_claims - 'role' = '{}'::jsonb THEN
+    RETURN;
+  END IF;
+  IF NOT v_claims ? 'aud' OR jsonb_typeof(v_claims -> 'exp') IS DISTINCT FROM 'number' THEN
+    RAISE SQLSTATE 'PT401' USING
+      MESSAGE = 'the token has no audience (aud) or no expiry (exp); log in for a valid token';
+  END IF;
+  IF (v_claims ->> 'exp')::numeric <= extract(epoch FROM now()) THEN
+    RAISE SQLSTATE 'PT401' USING MESSAGE = 'the token has expired; log in again';
+  END IF;
+  IF v_jti !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    v_jti := NULL;
+  END IF;
+  IF v_sub !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+    v_sub := NULL;
+  END IF;
+  -- One statement: the revocation and the account, both by primary key.
+  SELECT EXISTS (SELECT FROM data.revoked_tokens t WHERE t.jti = v_jti::uuid) AS revoked,
+         u.id, u.is_active, u.role
+  INTO v_user
+  FROM (SELECT) AS one LEFT JOIN data.users u ON u.id = v_sub::uuid;
+  IF v_user.revoked THEN
     RAISE SQLSTATE 'PT401' USING
       MESSAGE = 'this token was revoked (logged out); log in again',
       DETAIL = 'revoked token';
   END IF;
+  IF v_sub IS NOT NULL THEN
+    IF v_user.id IS NULL OR NOT v_user.is_active THEN
+      RAISE SQLSTATE 'PT401' USING
+        MESSAGE = 'the account of this token no longer exists or was deactivated',
+        HINT = 'ask an admin to reactivate the account';
+    END IF;
+    IF v_user.role IS DISTINCT FROM v_claims ->> 'role' THEN
+      RAISE SQLSTATE 'PT401' USING
+        MESSAGE = 'the account''s role changed since this token was issued; log in again';
+    END IF;
+  END IF;
 END
+$$;
+
+-- A token whose role claim names no role of this API must answer 401, not 400.
+--
+-- PostgREST switches to the token's role with an unqualified `set_config('role', $1, true)`
+-- as the first statement of every request, before db-pre-request runs. For a role that does
+-- not exist PostgreSQL raises 22023 (PostgREST answers 400); for an existing role that the
+-- authenticator may not become (analyst, the owner) it raises 42501 (403). nginx cannot read
+-- the token, and a check in the Python service would put Python in front of every API call.
+-- So the check sits where the switch happens: the authenticator's search_path puts the schema
+-- pgrst_guard before pg_catalog (db/grants.sql), and this set_config resolves first. It
+-- passes every call through to pg_catalog.set_config, and refuses a role that is not granted
+-- to the authenticator with PT401, which PostgREST answers as 401 with a JSON body.
+-- The schema lives outside app/api because it must not be dropped while PostgREST runs, and
+-- holds nothing else, so it can shadow no other name. tests/test_auth.py proves the 401; if a
+-- PostgREST upgrade ever qualified the call as pg_catalog.set_config, that test fails.
+CREATE SCHEMA IF NOT EXISTS pgrst_guard;
+COMMENT ON SCHEMA pgrst_guard IS
+  'Guards PostgREST''s role switch: set_config refuses roles the authenticator cannot take (functions/00_claims.sql)';
+
+-- True when the authenticator (this session's login) was granted the role. One expression
+-- without a subquery, so PostgreSQL inlines it: a subquery here was planned again on every
+-- request. quote_ident keeps the name exact ("Manager" is not manager, as for SET ROLE).
+CREATE OR REPLACE FUNCTION pgrst_guard.role_allowed(p_role text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT p_role IS DISTINCT FROM session_user::text
+     AND coalesce(pg_catalog.pg_has_role(session_user,
+                    pg_catalog.to_regrole(pg_catalog.quote_ident(p_role)), 'MEMBER'), false)
+$$;
+
+-- Raises the 401 for a role the token may not carry; returns nothing.
+CREATE OR REPLACE FUNCTION pgrst_guard.refuse_role(p_role text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE SQLSTATE 'PT401' USING
+    MESSAGE = format('the token''s role %s is not a role of this API', p_role),
+    HINT = 'roles are anon, sales_rep, manager and admin; log in again for a valid token';
+END
+$$;
+
+-- pg_catalog.set_config with the role check; SQL, so the common path costs one CASE.
+CREATE OR REPLACE FUNCTION pgrst_guard.set_config(setting_name text, new_value text, is_local boolean)
+RETURNS text
+LANGUAGE sql AS $$
+  SELECT pg_catalog.set_config(setting_name,
+           CASE WHEN setting_name <> 'role' OR pgrst_guard.role_allowed(new_value) THEN new_value
+                ELSE pgrst_guard.refuse_role(new_value) END,
+           is_local)
 $$;

@@ -1,15 +1,23 @@
-"""Demo data for `mangalm up --demo`: a small sales history and one user per role."""
+"""Demo data for `mangalm up --demo`: the generated demo export, loaded through the ingest
+pipeline, and one user per role (the rep sells in the export's Mumbai territory)."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+
+from . import loader, worker
 from .config import Settings
 from .db import connect
+from .generate import write_demo
 from .users import add_user
 
 DEMO_PASSWORD = "mangalm-demo"
 DEMO_USERS = (
     ("manager@demo.mangalm", "manager", "Demo Manager", None),
     ("admin@demo.mangalm", "admin", "Demo Admin", None),
-    ("rep@demo.mangalm", "sales_rep", "Demo Rep", "Asha Verma"),
+    ("rep@demo.mangalm", "sales_rep", "Demo Rep", "Rahul Deshmukh"),
 )
 
 
@@ -20,20 +28,38 @@ def create_demo_users(settings: Settings) -> list[tuple[str, str]]:
     return [(email, role) for email, role, _, _ in DEMO_USERS]
 
 
-def load_demo_data(settings: Settings) -> None:
-    """A handful of stores and products, until the ingest pipeline loads the full demo set."""
+def demo_file(settings: Settings) -> Path:
+    """The demo export (14,464 lines, 211 stores, 424 products) in the state folder, generated
+    once (the generator is deterministic, so it is the same file everywhere)."""
+    path = settings.home / "demo" / "demo-invoices.csv"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        write_demo(tmp)
+        tmp.replace(path)
+    return path
+
+
+def load_demo_data(settings: Settings) -> dict | None:
+    """Load the demo export through the ingest pipeline (loader + one job), like any upload.
+    Idempotent: a file already loaded (same SHA-256) is skipped, and loading it again would
+    change nothing anyway (natural keys). Returns the job's row, or None when skipped."""
+    path = demo_file(settings)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     with connect(settings) as conn:
-        conn.execute("""
-          INSERT INTO data.stores (id, name, city, state, country, sales_person, source)
-          VALUES ('CUST-00001', 'Shree Ganesh Kirana', 'Pune', 'Maharashtra', 'India', 'Asha Verma', 'import'),
-                 ('CUST-00002', 'Annapurna Stores', 'Nagpur', 'Maharashtra', 'India', 'Asha Verma', 'import'),
-                 ('CUST-00003', 'Lakshmi Provisions', 'Indore', 'Madhya Pradesh', 'India', 'Ravi Kumar', 'import')
-          ON CONFLICT (id) DO NOTHING""")
-        conn.execute("""
-          INSERT INTO data.products (product_key, external_id, sku, name, category, brand, unit_price, mrp, source)
-          VALUES ('PROD-0001', 'PROD-0001', 'SKU-0001', 'Whole Wheat Atta 5kg', 'Staples', 'Annapurna', 245, 270, 'import'),
-                 ('PROD-0002', 'PROD-0002', 'SKU-0002', 'Toor Dal 1kg', 'Pulses', 'Tata Sampann', 148, 165, 'import')
-          ON CONFLICT (product_key) DO NOTHING""")
+        done = conn.execute("SELECT id FROM data.upload_jobs WHERE sha256 = %s AND status = 'succeeded' "
+                            "AND NOT dry_run LIMIT 1", (digest,)).fetchone()
+    if done:
+        return None
+    received = loader.load_file(settings.database_url, path,
+                                loader.LoadOptions(source="demo", filename=path.name, streams=1))
+    # (the worker's JSON log lines belong in the service's log, not on the terminal of `up`)
+    with open(os.devnull, "w") as quiet_log, contextlib.redirect_stdout(quiet_log):
+        row = worker.process_job(settings, received.job_id)
+    if row["status"] != "succeeded":
+        from .stack import StackError
+        raise StackError(f"loading the demo data failed (upload job {row['id']}): {row['last_error']}")
+    return row
 
 
 def load(settings: Settings) -> list[tuple[str, str]]:

@@ -15,8 +15,10 @@ async def _database(settings) -> dict:
     try:
         conn = await aconnect(settings, autocommit=True)
         async with conn:
+            # A job's wait starts when it entered the queue (received_at), not at run_after:
+            # a job waiting for its retry has run_after in the future (reliability issue).
             cur = await conn.execute(
-                "SELECT extract(epoch FROM now() - min(run_after))::float8, count(*) "
+                "SELECT extract(epoch FROM now() - min(coalesce(received_at, created_at)))::float8, count(*) "
                 "FROM data.upload_jobs WHERE status = 'queued'")
             oldest, waiting = await cur.fetchone()
         return {"database": {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)},

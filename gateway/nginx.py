@@ -1,8 +1,10 @@
 """Renders the nginx front door's configuration for the current settings."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +23,53 @@ def nginx_bin() -> str:
     raise FileNotFoundError("nginx not found: install nginx-light (make demo does)")
 
 
+# Front-door policy from the environment (issue 5): requests a minute per client address on
+# /api/ and /auth/, the addresses exempt from that limit, and the origins CORS allows.
+DEFAULT_RATE_LIMIT = 100
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def rate_limit() -> int:
+    value = os.environ.get("MANGALM_RATE_LIMIT_PER_MINUTE", str(DEFAULT_RATE_LIMIT))
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"MANGALM_RATE_LIMIT_PER_MINUTE={value!r} is not a positive whole number")
+    return int(value)
+
+
+def rate_limit_exempt_lines() -> str:
+    """geo block lines for MANGALM_RATE_LIMIT_EXEMPT: addresses or networks, comma-separated."""
+    lines = []
+    for item in filter(None, (p.strip() for p in os.environ.get("MANGALM_RATE_LIMIT_EXEMPT", "").split(","))):
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"MANGALM_RATE_LIMIT_EXEMPT: {item!r} is not an address or network "
+                             "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
+        lines.append(f"    {network} 1;")
+    return "\n".join(lines)
+
+
+def cors_origin_lines() -> str:
+    """map block lines for MANGALM_CORS_ORIGINS: origins (scheme://host[:port]) or *."""
+    origins = [p.strip().rstrip("/") for p in os.environ.get("MANGALM_CORS_ORIGINS", "").split(",") if p.strip()]
+    if "*" in origins:
+        return '    default "*";'
+    lines = ['    default "";']
+    for origin in origins:
+        if not ORIGIN.match(origin):
+            raise ValueError(f"MANGALM_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com "
+                             "(scheme, host and optional port; no path)")
+        lines.append(f'    "{origin}" $http_origin;')
+    return "\n".join(lines)
+
+
+def render_text(values: dict) -> str:
+    text = TEMPLATE.read_text()
+    for key, value in values.items():
+        text = text.replace("{{" + key + "}}", str(value))
+    return text
+
+
 def render(settings: Settings) -> Path:
     temp = settings.run_dir / "nginx"
     for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -34,15 +83,26 @@ def render(settings: Settings) -> Path:
             os.chown(path, uid, -1)
     values = {
         "USER": user_line, "RUN_DIR": settings.run_dir, "LOG_DIR": settings.log_dir, "ROOT": ROOT,
+        "LISTEN_HOST": "127.0.0.1", "POSTGREST_HOST": "127.0.0.1", "SERVICE_HOST": "127.0.0.1",
         "HTTP_PORT": settings.http_port, "POSTGREST_PORT": settings.postgrest_port,
         "SERVICE_PORT": settings.service_port,
+        "RATE_LIMIT": rate_limit(), "RATE_LIMIT_EXEMPT": rate_limit_exempt_lines(),
+        "CORS_ORIGINS": cors_origin_lines(),
     }
-    text = TEMPLATE.read_text()
-    for key, value in values.items():
-        text = text.replace("{{" + key + "}}", str(value))
     out = settings.run_dir / "nginx.conf"
-    out.write_text(text)
+    out.write_text(render_text(values))
     return out
+
+
+def render_docker() -> str:
+    """The same front door for docker-compose.yml: services by name, the repository mounted
+    at /srv/mangalm, the design's default ports and policy (gateway/nginx.docker.conf)."""
+    return render_text({
+        "USER": "", "RUN_DIR": "/tmp", "LOG_DIR": "/var/log/nginx", "ROOT": "/srv/mangalm",
+        "LISTEN_HOST": "0.0.0.0", "POSTGREST_HOST": "postgrest", "SERVICE_HOST": "service",
+        "HTTP_PORT": 3007, "POSTGREST_PORT": 3008, "SERVICE_PORT": 3009,
+        "RATE_LIMIT": DEFAULT_RATE_LIMIT, "RATE_LIMIT_EXEMPT": "", "CORS_ORIGINS": '    default "";',
+    })
 
 
 def check(conf: Path, settings: Settings) -> None:
@@ -56,3 +116,8 @@ def check(conf: Path, settings: Settings) -> None:
 def version() -> str:
     out = subprocess.run([nginx_bin(), "-v"], capture_output=True, text=True).stderr
     return out.strip().split("/")[-1] if out else "unknown"
+
+
+if __name__ == "__main__":
+    # python -m gateway.nginx > gateway/nginx.docker.conf  (tests/test_compose.py checks it)
+    print(render_docker(), end="")

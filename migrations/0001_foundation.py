@@ -7,4 +7,5 @@ from gateway.migrate import db_sql
 steps = [step(db_sql(name)) for name in (
     "schemas.sql", "users.sql", "stores.sql", "products.sql", "uploads.sql",
     "orders.sql", "invoices.sql", "analytics.sql", "settings.sql",
+    "decisions.sql",  # the API's prediction decision history (issue 5)
 )]

@@ -49,8 +49,14 @@ fi
 scripts/install-postgrest.sh "$VENV/bin/postgrest"
 
 # --- Front-end libraries for the dashboard and /docs (served locally) -------
-if [ -f dashboard/package.json ] && [ ! -d dashboard/node_modules ]; then
-  say "installing the dashboard's libraries"
-  (cd dashboard && npm ci --silent --no-audit --no-fund)
+# Re-run when the lock file changed or the vendored copy (postinstall) is missing.
+if [ -f dashboard/package-lock.json ]; then
+  lockstamp="dashboard/node_modules/.installed-$(sha256sum dashboard/package-lock.json | cut -c1-16)"
+  if [ ! -f "$lockstamp" ] || [ ! -f dashboard/public/vendor/chart.umd.min.js ]; then
+    say "installing the dashboard's libraries"
+    (cd dashboard && npm ci --silent --no-audit --no-fund)
+    rm -f dashboard/node_modules/.installed-*
+    touch "$lockstamp"
+  fi
 fi
 say "everything is installed"

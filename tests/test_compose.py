@@ -54,3 +54,13 @@ def test_no_secret_is_written_in_compose():
     text = (ROOT / "docker-compose.yml").read_text()
     assert "PASSWORD: ${" in text and "JWT_SECRET: ${" in text
     assert not re.search(r"(PASSWORD|SECRET):\s+[A-Za-z0-9]{8,}\s*$", text, re.M)
+
+
+def test_the_docker_front_door_is_the_rendered_template():
+    from gateway.nginx import render_docker
+
+    committed = (ROOT / "gateway" / "nginx.docker.conf").read_text()
+    assert committed == render_docker(), "run: python -m gateway.nginx > gateway/nginx.docker.conf"
+    nginx = compose()["services"]["nginx"]
+    assert "./gateway/nginx.docker.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+    assert "server postgrest:3008;" in committed and "server service:3009;" in committed

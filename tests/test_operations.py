@@ -3,7 +3,7 @@ and everything recovers when it comes back; the service logs one JSON line per r
 import httpx
 
 from gateway import stack
-from gateway.procs import pid_alive, stop_pid
+from gateway.procs import pid_alive, stop_pid, wait_until
 
 
 def test_postgrest_down_then_back(running_stack, gateway_url, token_for):
@@ -40,8 +40,11 @@ def test_the_service_logs_one_json_line_per_request(running_stack, gateway_url):
     log = running_stack.log_dir / "service.log"
     size = log.stat().st_size if log.exists() else 0
     httpx.get(f"{gateway_url}/health?probe=log", timeout=10)
-    lines = [json.loads(line) for line in log.read_bytes()[size:].decode().splitlines()
-             if line.startswith("{")]
-    health_lines = [r for r in lines if r.get("event") == "request" and r.get("path") == "/health"]
-    assert health_lines, lines
-    assert {"ts", "method", "status", "ms", "client"} <= set(health_lines[-1])
+
+    def health_lines() -> list[dict]:
+        new = log.read_bytes()[size:].decode().splitlines()
+        records = [json.loads(line) for line in new if line.startswith("{")]
+        return [r for r in records if r.get("event") == "request" and r.get("path") == "/health"]
+    # The line is written once the response has gone out: wait for it.
+    assert wait_until(lambda: bool(health_lines()), 10)
+    assert {"ts", "method", "status", "ms", "client"} <= set(health_lines()[-1])

@@ -8,7 +8,9 @@ SELECT tables_are('data', ARRAY[
   'users', 'revoked_tokens', 'login_attempts', 'stores', 'store_assignments', 'store_preferences',
   'products', 'upload_jobs', 'upload_rejects', 'orders', 'order_items', 'mangalam_invoices',
   'invoice_items', 'predicted_orders', 'predicted_order_items', 'customer_segments',
-  'upselling_recommendations', 'backtest_runs', 'dashboard_settings', 'settings']);
+  'upselling_recommendations', 'backtest_runs', 'dashboard_settings', 'settings',
+  'prediction_decisions',
+  'prediction_calibrations', 'product_associations']);  -- analytics (issue 4)
 
 -- Every table has a primary key.
 SELECT is_empty($$

@@ -1,0 +1,235 @@
+"""API benchmark: the front door (nginx) against PostgREST direct, in one run, with wrk.
+
+    .venv/bin/python bench/api.py [--duration 10] [--connections 50] [--threads 2] [--keep]
+
+Starts a stack of its own (state folder bench/out/api-stack, ports from --port-base, default
+18000) with 127.0.0.1 exempt from the front door's rate limit (MANGALM_RATE_LIMIT_EXEMPT), so
+nginx's work is measured, not its 429s. Loads a synthetic history as the owner (300 stores,
+1,000 products, 30,000 invoices, 150,000 lines; --stores scales it), then runs wrk on each
+endpoint through nginx (/api/...) and straight at PostgREST, and prints req/s, p50 and p99 and
+the ratio front door / direct. Targets (2 cores, 50 connections): front door >= 0.85x direct;
+dashboard summary p99 < 50 ms. A benchmark, not a test: it prints figures and exits 0.
+Results also go to bench/out/api.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+
+
+def configure(port_base: int) -> None:
+    """Point every Settings.from_env() (ours and the stack's children) at the bench stack."""
+    os.environ.update({
+        "MANGALM_HOME": str(OUT / "api-stack"),
+        "MANGALM_PG_PORT": str(port_base + 432), "MANGALM_HTTP_PORT": str(port_base + 7),
+        "MANGALM_POSTGREST_PORT": str(port_base + 8), "MANGALM_SERVICE_PORT": str(port_base + 9),
+        "MANGALM_POSTGREST_ADMIN_PORT": str(port_base + 10),
+        "MANGALM_RATE_LIMIT_EXEMPT": "127.0.0.1",
+    })
+    os.environ.pop("DATABASE_URL", None)
+    sys.path.insert(0, str(ROOT))
+
+
+HISTORY_SQL = """
+INSERT INTO data.stores (id, name, city, state, sales_person, currency_code, source)
+SELECT 'B-' || lpad(s::text, 5, '0'), 'Bench store ' || s,
+       (ARRAY['Pune', 'Nagpur', 'Indore', 'Mumbai', 'Nashik'])[1 + s % 5], 'Maharashtra',
+       'Bench Rep ' || (s % 10), 'INR', 'import'
+FROM generate_series(1, {stores}) s;
+
+INSERT INTO data.products (product_key, sku, name, category, brand, unit_price, mrp, source)
+SELECT 'BP-' || p, 'BP-' || p, 'Bench product ' || p, 'Category ' || (p % 20), 'Brand ' || (p % 40),
+       10 + p % 290, 12 + p % 300, 'import'
+FROM generate_series(1, 1000) p;
+
+INSERT INTO data.orders (store_id, source, invoice_number, status, order_date, total_amount, item_count, currency_code)
+SELECT 'B-' || lpad(s::text, 5, '0'), 'invoice', 'BINV-' || s || '-' || n, 'invoiced',
+       current_date - (n * 7 + s % 7), 0, 5, 'INR'
+FROM generate_series(1, {stores}) s, generate_series(1, 100) n;
+
+INSERT INTO data.invoice_items (order_id, line_no, product_id, item_name, quantity, unit_price, line_total)
+SELECT o.id, l, p.id, p.name, 1 + (o.id + l) % 6, p.unit_price, (1 + (o.id + l) % 6) * p.unit_price
+FROM data.orders o CROSS JOIN generate_series(1, 5) l
+JOIN data.products p ON p.product_key = 'BP-' || (1 + (o.id * 7 + l * 131) % 1000)
+WHERE o.invoice_number LIKE 'BINV-%';
+
+UPDATE data.orders o SET total_amount = t.total
+FROM (SELECT order_id, sum(line_total) AS total FROM data.invoice_items GROUP BY order_id) t
+WHERE o.id = t.order_id AND o.invoice_number LIKE 'BINV-%';
+
+UPDATE data.stores s SET first_order_date = t.first, last_order_date = t.last
+FROM (SELECT store_id, min(order_date) AS first, max(order_date) AS last FROM data.orders GROUP BY store_id) t
+WHERE s.id = t.store_id;
+"""
+
+
+def load_history(settings, stores: int) -> str:
+    """Fills the bench database (once) and returns the id of a manager to sign tokens for."""
+    import psycopg
+
+    from gateway.users import add_user
+
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        have = conn.execute("SELECT count(*) FROM data.stores WHERE id LIKE 'B-%'").fetchone()[0]
+        if have != stores:
+            conn.execute("TRUNCATE data.stores, data.products CASCADE")
+            started = time.perf_counter()
+            with conn.transaction():
+                conn.execute(HISTORY_SQL.replace("{stores}", str(int(stores))))
+            print(f"  loaded {stores} stores, {stores * 100} invoices, {stores * 500} lines "
+                  f"in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            try:
+                started = time.perf_counter()
+                conn.execute("SELECT app.refresh_derived(array_agg(id)) FROM data.stores")
+                print(f"  app.refresh_derived (predictions, segments, dashboard) took "
+                      f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+            except psycopg.Error as e:
+                print(f"  app.refresh_derived failed, analytics figures will be missing: {e}", file=sys.stderr)
+            conn.execute("ANALYZE")
+        row = conn.execute("SELECT id FROM data.users WHERE email = 'bench-manager@bench.test'").fetchone()
+        return str(row[0]) if row else add_user(conn, "bench-manager@bench.test", "bench-manager-password", "manager")
+
+
+LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+
+
+def wrk(url: str, token: str, duration: int, connections: int, threads: int, lua: Path | None = None) -> dict:
+    argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
+            "-H", f"Authorization: Bearer {token}", "-H", "Accept: application/json"]
+    if lua:
+        argv += ["-s", str(lua)]
+    out = subprocess.run([*argv, url], capture_output=True, text=True, timeout=duration + 60).stdout
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    latency = {p: float(v) * scale[u] for p, v, u in LATENCY.findall(out)}
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"rps": float(rps.group(1)) if rps else 0.0, "p50_ms": latency.get("50"), "p99_ms": latency.get("99"),
+            "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--stores", type=int, default=300, help="stores in the synthetic history (default 300)")
+    parser.add_argument("--port-base", type=int, default=18000, help="ports of the bench stack (default 18000)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs per endpoint and target, alternating; medians are reported (default 3)")
+    parser.add_argument("--keep", action="store_true", help="leave the bench stack running afterwards")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        print("wrk is not installed: scripts/install.sh --test installs it", file=sys.stderr)
+        return 0
+    configure(args.port_base)
+
+    from gateway import cluster, stack, tokens
+    from gateway.config import Settings
+
+    settings = Settings.from_env()
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"starting the bench stack in {settings.home}", file=sys.stderr)
+    cluster.start(settings)
+    stack.start(settings, on_step=lambda s: print(f"  {s}", file=sys.stderr))
+    try:
+        manager_id = load_history(settings, args.stores)
+        token, _ = tokens.issue(settings, "manager", manager_id, "bench-manager@bench.test")
+        import httpx
+        api = httpx.Client(base_url=f"{settings.gateway_url}/api", headers={"Authorization": f"Bearer {token}"})
+        paths = set(api.get("/").json().get("paths", {}))
+        store = api.get("/stores", params={"select": "id", "limit": 1}).json()[0]["id"]
+        rpc = (f"/rpc/sales_trends?range=90d&grain=week" if "/rpc/sales_trends" in paths
+               else f"/rpc/usual_basket?store_id={store}")
+        endpoints = {
+            "stores?limit=50": "/stores?limit=50",
+            "dashboard_summary": "/dashboard_summary" if "/dashboard_summary" in paths else None,
+            "embed (stores + 5 orders each)": "/stores?select=id,name,orders(id,order_date,total_amount)"
+                                              "&limit=20&orders.order=order_date.desc&orders.limit=5",
+            f"rpc ({rpc.split('?')[0][5:]})": rpc,
+        }
+        results = []
+        for name, path in endpoints.items():
+            if path is None:
+                results.append({"endpoint": name, "missing": True})
+                continue
+            targets = {"nginx": f"{settings.gateway_url}/api", "direct": settings.postgrest_url}
+            runs: dict[str, list[dict]] = {t: [] for t in targets}
+            for base in targets.values():
+                wrk(base + path, token, 2, args.connections, args.threads)  # warm-up
+            # Alternate the order, so a neighbour's load on a shared machine hits both alike.
+            for r in range(args.repeat):
+                for target in (("nginx", "direct") if r % 2 == 0 else ("direct", "nginx")):
+                    figures = wrk(targets[target] + path, token, args.duration, args.connections, args.threads)
+                    runs[target].append(figures)
+                    print(f"  {name:<34} {target:<6} {figures['rps']:>8.0f} req/s  p50 {figures['p50_ms']} ms  "
+                          f"p99 {figures['p99_ms']} ms", file=sys.stderr)
+            for target, figures in runs.items():
+                results.append({"endpoint": name, "target": target, **median_of(figures)})
+            if name == "dashboard_summary":
+                calm = wrk(targets["nginx"] + path, token, args.duration, 10, args.threads)
+                results.append({"endpoint": name, "target": "nginx at 10 connections", **calm})
+        report(results, args)
+    finally:
+        if not args.keep:
+            stack.stop(settings)
+    return 0
+
+
+def median_of(runs: list[dict]) -> dict:
+    import statistics
+
+    return {key: statistics.median(r[key] for r in runs if r[key] is not None)
+            for key in ("rps", "p50_ms", "p99_ms", "non_2xx")} | {"runs": runs}
+
+
+def report(results: list[dict], args) -> None:
+    print(f"\nAPI benchmark: wrk -t{args.threads} -c{args.connections} -d{args.duration}s, median of "
+          f"{args.repeat} alternating runs, {os.cpu_count()} cores, {args.stores} stores\n")
+    print(f"| endpoint | nginx req/s | direct req/s | ratio | best-run ratio | nginx p50 / p99 (ms) | direct p50 / p99 (ms) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    summary = {}
+    for name in dict.fromkeys(r["endpoint"] for r in results):
+        rows = {r.get("target"): r for r in results if r["endpoint"] == name and r.get("target") != "nginx at 10 connections"}
+        if None in rows:
+            print(f"| {name} | not built yet | | | | | |")
+            continue
+        front, direct = rows["nginx"], rows["direct"]
+        ratio = front["rps"] / direct["rps"] if direct["rps"] else 0.0
+        # On a shared machine a neighbour's load only ever slows a run down, so the best run of
+        # each side is the fairest view of what the front door itself costs.
+        best = (max(r["rps"] for r in front["runs"]) / max(r["rps"] for r in direct["runs"])
+                if direct["runs"] and max(r["rps"] for r in direct["runs"]) else 0.0)
+        summary[name] = {"ratio": ratio, "best_ratio": best, "nginx": front, "direct": direct}
+        bad = " (non-2xx: %d/%d)" % (front["non_2xx"], direct["non_2xx"]) if front["non_2xx"] or direct["non_2xx"] else ""
+        print(f"| {name} | {front['rps']:.0f} | {direct['rps']:.0f} | {ratio:.2f}x | {best:.2f}x | "
+              f"{front['p50_ms']} / {front['p99_ms']} | {direct['p50_ms']} / {direct['p99_ms']} |{bad}")
+    ratios = [s["ratio"] for s in summary.values()]
+    if ratios:
+        worst = min(ratios)
+        worst_best = min(s["best_ratio"] for s in summary.values())
+        print(f"\nfront door / direct: worst median ratio {worst:.2f}x, worst best-run ratio {worst_best:.2f}x "
+              f"(target >= 0.85x: {'met' if worst >= 0.85 else 'MISSED'}); load average now "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    dash = summary.get("dashboard_summary")
+    if dash:
+        p99 = dash["nginx"]["p99_ms"]
+        print(f"dashboard_summary p99 through nginx: {p99} ms (target < 50 ms: {'met' if p99 < 50 else 'MISSED'})")
+        calm = next((r for r in results if r.get("target") == "nginx at 10 connections"), None)
+        if calm:
+            print(f"dashboard_summary through nginx at 10 connections: {calm['rps']:.0f} req/s, "
+                  f"p50 {calm['p50_ms']} ms, p99 {calm['p99_ms']} ms")
+    (OUT / "api.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""mangalm predict / backtest: next-order predictions, and their track record.
+
+Both are thin fronts over the database: `predict` calls api.predict (functions/refresh.sql),
+`backtest` calls api.backtest (functions/backtest.sql), as the owner of the stack's database.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+import psycopg
+
+from gateway.db import connect
+
+from .common import friendly_errors, settings
+
+# The CSV for a spreadsheet: one row per predicted item (a prediction without items still
+# gets one row, with the item columns empty, so no store is lost).
+CSV_COLUMNS = ["customer_id", "customer_name", "predicted_date", "confidence", "priority",
+               "product_id", "item_name", "quantity", "unit_price", "amount", "prediction_id",
+               "justification"]
+CSV_QUERY = """
+SELECT s.id, s.name, p.predicted_date, p.confidence, p.priority,
+       coalesce(pr.external_id, pr.sku), pr.name, i.quantity, i.unit_price, i.line_amount, p.id,
+       p.justification_text
+FROM data.predicted_orders p
+JOIN data.stores s ON s.id = p.store_id
+LEFT JOIN data.predicted_order_items i ON i.predicted_order_id = p.id
+LEFT JOIN data.products pr ON pr.id = i.product_id
+WHERE p.status = 'pending'
+ORDER BY p.predicted_date, s.id, i.line_amount DESC NULLS LAST, pr.name
+"""
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+def _number(value) -> str:
+    """Numbers as a spreadsheet reads them: no trailing zeros, no exponent."""
+    if value is None:
+        return ""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{float(value) * 100:.1f} %"
+
+
+def _database_error(e: psycopg.Error) -> click.ClickException:
+    diag = e.diag
+    message = diag.message_primary or str(e).strip()
+    if diag.message_hint:
+        message += f" ({diag.message_hint})"
+    return click.ClickException(message)
+
+
+def write_predictions_csv(conn: psycopg.Connection, path: Path) -> int:
+    """Write the pending predictions to `path` (atomically: a temp file renamed); returns rows."""
+    rows = conn.execute(CSV_QUERY).fetchall()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(CSV_COLUMNS)
+            for r in rows:
+                writer.writerow([r[0], r[1], r[2].isoformat(), _number(r[3]), r[4], r[5] or "", r[6] or "",
+                                 _number(r[7]), _number(r[8]), _number(r[9]), r[10], r[11] or ""])
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(rows)
+
+
+def _check_writable(path: Path) -> None:
+    """Fail before recomputing anything when the CSV cannot be written."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise click.ClickException(f"cannot write {path}: folder {folder} does not exist")
+    if path.is_dir():
+        raise click.ClickException(f"cannot write {path}: it is a folder")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise click.ClickException(f"cannot write {path}: permission denied")
+
+
+@click.command()
+@click.option("--as-of", type=DATE, metavar="DATE",
+              help="Predict as of this date (YYYY-MM-DD), using only invoices dated on or before it. "
+                   "Default: the newest invoice date, never after today.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Also write the pending predictions to FILE, one row per predicted item.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object (for scripts).")
+@friendly_errors
+def predict(as_of: datetime | None, csv_path: Path | None, as_json: bool) -> None:
+    """Recompute every store's next-order prediction as of a date.
+
+    Refits the confidence model on past cutoffs, then recomputes predictions (date, basket,
+    confidence, priority, justification), segments and upselling for every store, and refreshes
+    the dashboard. Approved, converted and dismissed predictions are kept as they are; only
+    pending ones are replaced. A store needs 3 order days of history to get a prediction.
+    """
+    if csv_path is not None:
+        csv_path = csv_path.expanduser().resolve()
+        _check_writable(csv_path)
+    with connect(settings()) as conn:
+        try:
+            summary = conn.execute("SELECT api.predict(%s)", (_day(as_of),)).fetchone()[0]
+        except psycopg.Error as e:
+            raise _database_error(e) from None
+        conn.commit()
+        rows = write_predictions_csv(conn, csv_path) if csv_path is not None else None
+    if as_json:
+        if rows is not None:
+            summary["csv"] = {"path": str(csv_path), "rows": rows}
+        click.echo(json.dumps(summary, default=str))
+        return
+    if not summary["predictions"]:
+        click.echo(f"No store has 3 order days of history as of {summary['as_of']} "
+                   f"({summary['invoices_used']:,} invoices on or before it): no predictions.")
+    else:
+        click.echo(f"Predicted {summary['predictions']:,} of {summary['stores']:,} stores as of {summary['as_of']} "
+                   f"from {summary['invoices_used']:,} invoices in {summary['seconds']} s: "
+                   f"{summary['high_priority']:,} high priority, mean confidence {summary['mean_confidence']}.")
+    fit = summary.get("calibration")
+    if fit:
+        click.echo(f"Confidence model fitted on {fit['samples']:,} past predictions at {fit['training_cutoffs']} "
+                   f"cutoffs ({fit['hits']:,} came true).")
+    else:
+        click.echo("Too little history to fit the confidence model: confidences are uncalibrated estimates.")
+    if rows is not None:
+        click.echo(f"Wrote {rows:,} rows to {csv_path}.")
+
+
+def _report(r: dict) -> list[str]:
+    d, b = r["dates"], r["baskets"]
+    lines = [f"Backtest as of {r['cutoff']}, horizon {r['horizon_days']} days: {d['stores_predicted']:,} stores "
+             f"predicted, {d['stores_ordered']:,} ordered within the horizon ({r['seconds']} s).", ""]
+    m, base = d["model"], d["baseline"]
+    lines += [f"{'Next order date':<34}{'model':>10}   baseline ({base['name']})",
+              f"{'  within ±7 days (hit rate)':<34}{_percent(m['hit_rate_7d']):>10}   {_percent(base['hit_rate_7d'])}",
+              f"{'  mean absolute error, days':<34}{m['mae_days'] or '-':>10}   {base['mae_days'] or '-'}"]
+    o = d.get("overdue") or {}
+    if o.get("stores"):
+        lines.append(f"{'  overdue stores (' + str(o['stores']) + '): hit rate':<34}"
+                     f"{_percent(o['model_hit_rate_7d']):>10}   {_percent(o['baseline_hit_rate_7d'])}")
+    lines.append(f"{'  Brier score':<34}{m['brier'] if m['brier'] is not None else '-':>10}")
+    if b and b.get("evaluated"):
+        bm, bb = b["model"], b["baseline"]
+        lines += ["", f"{'Basket (' + str(b['evaluated']) + ' first orders)':<34}{'model':>10}   baseline ({bb['name']})",
+                  f"{'  recall@10':<34}{_percent(bm['recall_at_10']):>10}   {_percent(bb['recall_at_10'])}",
+                  f"{'  precision@10':<34}{_percent(bm['precision_at_10']):>10}   {_percent(bb['precision_at_10'])}",
+                  f"{'  F1@10':<34}{_percent(bm['f1_at_10']):>10}   {_percent(bb['f1_at_10'])}",
+                  f"{'  items proposed (mean)':<34}{bm['items_mean']:>10}   {bb['items_mean']}",
+                  f"{'  amount error (WAPE)':<34}{_percent(bm['amount_wape']):>10}   {_percent(bb['amount_wape'])}"]
+    else:
+        lines += ["", "Basket: no product lines after the cutoff (n/a)."]
+    lines += ["", "Calibration (confidence decile: predictions, mean confidence, observed hit rate)"]
+    for c in r["calibration"]:
+        lines.append(f"  {c['decile']:<9}{c['n']:>7}   {c['mean_confidence']:>6}   {c['hit_rate']:>6}")
+    if r.get("calibration_max_gap") is not None:
+        lines.append(f"  largest gap in a decile with 100+ predictions: {r['calibration_max_gap']}")
+    if r.get("calibration_ece") is not None:
+        lines.append(f"  expected calibration error (gaps weighted by decile size): {r['calibration_ece']}")
+    fit = r.get("confidence_fit") or {}
+    if fit.get("calibrated"):
+        lines.append(f"  (model fitted on {fit['samples']:,} predictions at {fit['training_cutoffs']} earlier cutoffs)")
+    lines += ["", f"Recorded as backtest run {r['id']} (GET /api/latest_backtest)."]
+    return lines
+
+
+@click.command()
+@click.option("--cutoff", required=True, type=DATE, metavar="DATE",
+              help="Predict as of this date (YYYY-MM-DD) with only the invoices dated on or before it.")
+@click.option("--horizon", default=90, show_default=True, type=click.IntRange(7, 730), metavar="DAYS",
+              help="Compare with what happened in this many days after the cutoff.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full figures as one JSON object.")
+@friendly_errors
+def backtest(cutoff: datetime, horizon: int, as_json: bool) -> None:
+    """Measure the predictions against what happened: the track record.
+
+    Predicts as of the cutoff using only earlier invoices (the confidence model too), then
+    compares with the first order of each store in the horizon: share within ±7 days, mean
+    absolute error in days, basket recall@10 and precision@10, amount error, and a calibration
+    table by confidence decile, beside the baselines "last order + median gap" and "the store's
+    own 10 most frequent products". The run is recorded; the dashboard shows the latest.
+    """
+    with connect(settings()) as conn:
+        try:
+            result = conn.execute("SELECT api.backtest(%s, %s)", (_day(cutoff), horizon)).fetchone()[0]
+        except psycopg.Error as e:
+            raise _database_error(e) from None
+        conn.commit()
+    if as_json:
+        click.echo(json.dumps(result, default=str))
+        return
+    click.echo("\n".join(_report(result)))

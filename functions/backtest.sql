@@ -1,0 +1,402 @@
+-- The track record, in SQL: the confidence model is fitted on past cutoffs, and a backtest
+-- predicts as of a cutoff with only earlier invoices and compares with what happened next,
+-- beside two naive baselines. (This file sorts before predictions.sql, so everything here is
+-- PL/pgSQL: its references are resolved when it runs.)
+
+-- Solves the k x k linear system a·x = b (a given row-major, flattened) by Gaussian elimination
+-- with partial pivoting; returns x. For the logistic fit's Newton steps (k = 7): the loops run
+-- over the matrix, never over data rows.
+CREATE FUNCTION app.solve_linear(p_a float8[], p_b float8[]) RETURNS float8[]
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  k integer := cardinality(p_b);
+  a float8[] := p_a;
+  b float8[] := p_b;
+  x float8[] := array_fill(0::float8, ARRAY[k]);
+  piv integer;
+  f float8;
+  t float8;
+BEGIN
+  FOR c IN 1..k LOOP
+    piv := c;
+    FOR r IN c + 1..k LOOP
+      IF abs(a[(r - 1) * k + c]) > abs(a[(piv - 1) * k + c]) THEN piv := r; END IF;
+    END LOOP;
+    IF abs(a[(piv - 1) * k + c]) < 1e-12 THEN
+      RAISE EXCEPTION 'singular system in the confidence fit (column %)', c;
+    END IF;
+    IF piv <> c THEN
+      FOR j IN 1..k LOOP
+        t := a[(c - 1) * k + j]; a[(c - 1) * k + j] := a[(piv - 1) * k + j]; a[(piv - 1) * k + j] := t;
+      END LOOP;
+      t := b[c]; b[c] := b[piv]; b[piv] := t;
+    END IF;
+    FOR r IN c + 1..k LOOP
+      f := a[(r - 1) * k + c] / a[(c - 1) * k + c];
+      FOR j IN c..k LOOP
+        a[(r - 1) * k + j] := a[(r - 1) * k + j] - f * a[(c - 1) * k + j];
+      END LOOP;
+      b[r] := b[r] - f * b[c];
+    END LOOP;
+  END LOOP;
+  FOR r IN REVERSE k..1 LOOP
+    t := b[r];
+    FOR j IN r + 1..k LOOP
+      t := t - a[(r - 1) * k + j] * x[j];
+    END LOOP;
+    x[r] := t / a[(r - 1) * k + r];
+  END LOOP;
+  RETURN x;
+END
+$$;
+
+-- Fits a logistic regression of y on x over pg_temp.calibration_sample (x float8[] whose first
+-- element is 1, y 0 or 1, wt the sample's weight); returns the coefficients. Newton's method
+-- (IRLS) with a small ridge penalty (1.0, not on the intercept), so tiny or separable samples
+-- still give finite, modest coefficients; each step is one aggregate query over the sample.
+CREATE FUNCTION app.fit_logistic() RETURNS float8[]
+LANGUAGE plpgsql AS $$
+DECLARE
+  k integer;
+  v_n float8;
+  v_hits float8;
+  v_b float8[];
+  v_g float8[];
+  v_h float8[];
+  v_delta float8[];
+  v_sql text;
+  c_ridge constant float8 := 1.0;
+BEGIN
+  SELECT sum(wt), coalesce(sum(wt * y), 0), max(cardinality(x)) INTO v_n, v_hits, k FROM pg_temp.calibration_sample;
+  IF coalesce(v_n, 0) = 0 THEN
+    RETURN NULL;
+  END IF;
+  -- The features as plain float8 columns x1..xk: the Newton steps read them ~60 times a row,
+  -- and array subscripts cost 5x more than columns.
+  PERFORM app.drop_temp_table('calibration_columns');
+  EXECUTE format('CREATE TEMP TABLE calibration_columns ON COMMIT DROP AS SELECT %s, y, wt FROM pg_temp.calibration_sample',
+                 (SELECT string_agg(format('x[%s] AS x%s', i, i), ', ' ORDER BY i) FROM generate_series(1, k) i));
+  -- Gradient and Hessian of the penalised log-likelihood in one pass. The OFFSET 0 fences keep
+  -- p and w computed once a row (flattened, the planner repeated the exp() in each of the 56
+  -- sums: 30x slower).
+  v_sql := format(
+    'SELECT ARRAY[%s]::float8[], ARRAY[%s]::float8[]
+     FROM (SELECT *, wt * p * (1 - p) AS w, wt * (y - p) AS r
+           FROM (SELECT *, 1 / (1 + exp(-greatest(-30, least(30, %s)))) AS p
+                 FROM pg_temp.calibration_columns OFFSET 0) a OFFSET 0) b',
+    (SELECT string_agg(format('sum(r * x%s)', i), ', ' ORDER BY i) FROM generate_series(1, k) i),
+    (SELECT string_agg(format('sum(w * x%s * x%s)', i, j), ', ' ORDER BY i, j)
+     FROM generate_series(1, k) i, generate_series(1, k) j),
+    (SELECT string_agg(format('x%s * $1[%s]', i, i), ' + ' ORDER BY i) FROM generate_series(1, k) i));
+  v_b := array_fill(0::float8, ARRAY[k]);
+  v_b[1] := ln((v_hits + 0.5) / (v_n - v_hits + 0.5));
+  FOR iter IN 1..30 LOOP
+    EXECUTE v_sql INTO v_g, v_h USING v_b;
+    FOR j IN 2..k LOOP
+      v_g[j] := v_g[j] - c_ridge * v_b[j];
+      v_h[(j - 1) * k + j] := v_h[(j - 1) * k + j] + c_ridge;
+    END LOOP;
+    v_delta := app.solve_linear(v_h, v_g);
+    FOR j IN 1..k LOOP
+      v_b[j] := v_b[j] + v_delta[j];
+    END LOOP;
+    EXIT WHEN (SELECT max(abs(d)) FROM unnest(v_delta) d) < 1e-6;
+  END LOOP;
+  RETURN v_b;
+END
+$$;
+
+-- Fits the confidence model as of p_as_of and stores it in data.prediction_calibrations;
+-- returns the fit's id, or NULL when fewer than 30 past predictions can be checked.
+-- Training set: the predictions forecast_dates makes at p_cutoffs past cutoffs (every p_step
+-- days before p_as_of), each labelled hit when the store's first order after that cutoff fell
+-- within ±7 days of it. Only predictions whose whole window ends on or before p_as_of are
+-- used, so every label is known from invoices dated on or before p_as_of (no leakage), and
+-- which ones are used depends on the prediction only, never on the outcome.
+-- Model: logistic regression on app.confidence_features (app.fit_logistic), then a quadratic
+-- Platt scaling of its linear predictor, fitted on the same sample.
+CREATE FUNCTION app.fit_calibration(p_as_of date, p_cutoffs integer DEFAULT 13, p_step integer DEFAULT 14)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_cutoffs date[];
+  v_n integer;
+  v_hits integer;
+  v_b float8[];
+  v_r float8[];
+  v_ll float8;
+  v_bins jsonb;
+  v_id bigint;
+BEGIN
+  v_cutoffs := ARRAY(SELECT p_as_of - p_step * j FROM generate_series(1, p_cutoffs) j);
+  PERFORM app.drop_temp_table('calibration_stage1');
+
+  PERFORM app.drop_temp_table('calibration_sample');
+  CREATE TEMP TABLE calibration_sample ON COMMIT DROP AS
+  SELECT app.confidence_features(f.n_gaps, f.n_later, f.n_window, f.elapsed, f.median_gap, f.spread_gap,
+                                 f.predicted_date - c.cutoff, c.cutoff - f.first_order) AS x,
+         (nx.day IS NOT NULL AND abs(nx.day - f.predicted_date) <= 7)::integer AS y, 1.0::float8 AS wt
+  FROM unnest(v_cutoffs) AS c(cutoff)
+  CROSS JOIN LATERAL app.forecast_dates(c.cutoff, NULL) f
+  LEFT JOIN LATERAL (
+    SELECT min(o.order_date) AS day FROM data.orders o
+    WHERE o.store_id = f.store_id AND o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0
+      AND o.order_date > c.cutoff AND o.order_date <= p_as_of) nx ON true
+  WHERE f.predicted_date + 7 <= p_as_of;
+
+  SELECT count(*), coalesce(sum(y), 0) INTO v_n, v_hits FROM pg_temp.calibration_sample;
+  IF v_n < 30 THEN
+    RETURN NULL;
+  END IF;
+  v_b := app.fit_logistic();
+
+  -- Second stage: a logistic regression of the outcome on the first stage's linear predictor
+  -- z and z^2, over the same sample (see data.prediction_calibrations.recalibration).
+  CREATE TEMP TABLE calibration_stage1 ON COMMIT DROP AS
+  SELECT s.x, app.linear_predictor(s.x, v_b) AS z, s.y FROM pg_temp.calibration_sample s;
+  DROP TABLE pg_temp.calibration_sample;
+  CREATE TEMP TABLE calibration_sample ON COMMIT DROP AS
+  SELECT ARRAY[1, z, z ^ 2] AS x, y, 1.0::float8 AS wt FROM pg_temp.calibration_stage1;
+  v_r := app.fit_logistic();
+  DROP TABLE pg_temp.calibration_sample;
+  ALTER TABLE pg_temp.calibration_stage1 RENAME TO calibration_sample;
+
+  SELECT coalesce(jsonb_agg(jsonb_build_object('decile', d.decile, 'n', d.n, 'mean_confidence', d.mean_conf,
+                                               'hit_rate', d.hit_rate) ORDER BY d.decile), '[]'),
+         sum(d.ll) / v_n
+    INTO v_bins, v_ll
+  FROM (SELECT least(width_bucket(q.p, 0, 1, 10), 10) AS decile, count(*) AS n,
+               round(avg(q.p)::numeric, 3) AS mean_conf, round(avg(q.y), 3) AS hit_rate,
+               sum(CASE WHEN q.y = 1 THEN -ln(greatest(q.p, 1e-12)) ELSE -ln(greatest(1 - q.p, 1e-12)) END) AS ll
+        FROM (SELECT app.calibrated_probability(s.x, v_b, v_r) AS p, s.y FROM pg_temp.calibration_sample s) q
+        GROUP BY 1) d;
+
+  INSERT INTO data.prediction_calibrations (fitted_as_of, training_cutoffs, samples, hits, features, coefficients,
+                                            recalibration, bins, log_loss)
+  VALUES (p_as_of, v_cutoffs, v_n, v_hits, app.confidence_feature_names(), v_b, v_r, v_bins, v_ll)
+  RETURNING id INTO v_id;
+  RETURN v_id;
+END
+$$;
+
+-- Runs a backtest: predicts as of p_cutoff with only invoices dated on or before it (the
+-- confidence model too is fitted as of the cutoff), compares with the horizon after it, and
+-- records the figures in data.backtest_runs; returns them (jsonb, with the run's id).
+--   dates:   hit rate (the first order after the cutoff within ±7 days of the prediction,
+--            over the stores whose window ends within the horizon), mean absolute error in
+--            days (stores that ordered), Brier score; baseline "last order + median gap".
+--   baskets: recall@10 and precision@10 of the predicted items against the products of the
+--            first order after the cutoff (recall over min(10, items ordered)), F1, and the
+--            amount error against that order's product lines; baseline "the store's own 10
+--            most frequent products" (with their median quantity at the latest price).
+--   calibration: per confidence decile, predictions, mean confidence and observed hit rate.
+-- Refuses a horizon outside 7..730 days, and a cutoff whose horizon runs past the newest
+-- invoice (outcomes there are not known yet).
+CREATE FUNCTION app.run_backtest(p_cutoff date, p_horizon integer DEFAULT 90) RETURNS jsonb
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS $$
+DECLARE
+  v_first date;
+  v_last date;
+  v_fit bigint;
+  v_fit_row record;
+  v_end date := p_cutoff + p_horizon;
+  v_started timestamptz := clock_timestamp();
+  v_dates jsonb;
+  v_baskets jsonb;
+  v_calibration jsonb;
+  v_result jsonb;
+  v_id bigint;
+BEGIN
+  IF p_cutoff IS NULL THEN
+    RAISE EXCEPTION 'give the cutoff date of the backtest' USING ERRCODE = '22023';
+  END IF;
+  IF p_horizon IS NULL OR p_horizon NOT BETWEEN 7 AND 730 THEN
+    RAISE EXCEPTION 'horizon % days is out of range', p_horizon USING ERRCODE = '22023',
+      HINT = 'use 7 to 730 days (90 is the default)';
+  END IF;
+  SELECT min(order_date), max(order_date) INTO v_first, v_last
+  FROM data.orders WHERE source = 'invoice' AND status <> 'void';
+  IF v_last IS NULL THEN
+    RAISE EXCEPTION 'there are no invoices to backtest on' USING ERRCODE = '22023',
+      HINT = 'load an export first (mangalm load FILE)';
+  END IF;
+  IF p_cutoff < v_first OR v_end > v_last THEN
+    RAISE EXCEPTION 'cutoff % with a % day horizon needs invoices from % to %, but they run from % to %',
+      p_cutoff, p_horizon, p_cutoff, v_end, v_first, v_last USING ERRCODE = '22023',
+      HINT = format('choose a cutoff between %s and %s (or a shorter horizon)', v_first, v_last - p_horizon);
+  END IF;
+
+  v_fit := app.fit_calibration(p_cutoff);
+  SELECT id, samples, hits, fitted_as_of, training_cutoffs, coefficients, recalibration INTO v_fit_row
+  FROM data.prediction_calibrations WHERE id = v_fit;
+
+  -- Dates: model and baseline, with the first order after the cutoff within the horizon.
+  PERFORM app.drop_temp_table('bt_dates');
+  CREATE TEMP TABLE bt_dates ON COMMIT DROP AS
+  SELECT f.store_id, f.predicted_date, f.baseline_date, nx.day AS next_day, f.elapsed > f.median_gap AS overdue,
+         CASE WHEN v_fit IS NOT NULL
+              THEN app.calibrated_probability(
+                     app.confidence_features(f.n_gaps, f.n_later, f.n_window, f.elapsed, f.median_gap, f.spread_gap,
+                                             f.predicted_date - p_cutoff, p_cutoff - f.first_order),
+                     v_fit_row.coefficients, v_fit_row.recalibration)
+              ELSE app.uncalibrated_confidence(f.n_gaps, f.n_later, f.n_window) END AS confidence
+  FROM app.forecast_dates(p_cutoff, NULL) f
+  LEFT JOIN LATERAL (
+    SELECT min(o.order_date) AS day FROM data.orders o
+    WHERE o.store_id = f.store_id AND o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0
+      AND o.order_date > p_cutoff AND o.order_date <= v_end) nx ON true;
+
+  SELECT jsonb_build_object(
+    'stores_predicted', count(*),
+    'stores_ordered', count(next_day),
+    'model', jsonb_build_object(
+      'evaluated', count(*) FILTER (WHERE predicted_date + 7 <= v_end),
+      'hit_rate_7d', round(avg((next_day IS NOT NULL AND abs(next_day - predicted_date) <= 7)::integer)
+                           FILTER (WHERE predicted_date + 7 <= v_end), 4),
+      'mae_days', round(avg(abs(next_day - predicted_date)), 2),
+      'median_abs_error_days', percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(next_day - predicted_date)),
+      'mean_confidence', round(avg(confidence) FILTER (WHERE predicted_date + 7 <= v_end)::numeric, 4),
+      'brier', round(avg((confidence - (next_day IS NOT NULL AND abs(next_day - predicted_date) <= 7)::integer) ^ 2)
+                     FILTER (WHERE predicted_date + 7 <= v_end)::numeric, 4)),
+    'baseline', jsonb_build_object(
+      'name', 'last order + median gap',
+      'evaluated', count(*) FILTER (WHERE baseline_date + 7 <= v_end),
+      'hit_rate_7d', round(avg((next_day IS NOT NULL AND abs(next_day - baseline_date) <= 7)::integer)
+                           FILTER (WHERE baseline_date + 7 <= v_end), 4),
+      'mae_days', round(avg(abs(next_day - baseline_date)), 2),
+      'median_abs_error_days', percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(next_day - baseline_date)),
+      'predicted_before_cutoff', count(*) FILTER (WHERE baseline_date <= p_cutoff)),
+    -- Where the two differ most: stores already silent for longer than their usual gap.
+    'overdue', jsonb_build_object(
+      'stores', count(*) FILTER (WHERE overdue),
+      'model_hit_rate_7d', round(avg((next_day IS NOT NULL AND abs(next_day - predicted_date) <= 7)::integer)
+                                 FILTER (WHERE overdue AND predicted_date + 7 <= v_end), 4),
+      'baseline_hit_rate_7d', round(avg((next_day IS NOT NULL AND abs(next_day - baseline_date) <= 7)::integer)
+                                    FILTER (WHERE overdue AND baseline_date + 7 <= v_end), 4),
+      'model_mae_days', round(avg(abs(next_day - predicted_date)) FILTER (WHERE overdue), 2),
+      'baseline_mae_days', round(avg(abs(next_day - baseline_date)) FILTER (WHERE overdue), 2)))
+  INTO v_dates FROM pg_temp.bt_dates;
+
+  SELECT coalesce(jsonb_agg(jsonb_build_object('decile', format('%s-%s', round((d.decile - 1) / 10.0, 1), round(d.decile / 10.0, 1)),
+                                               'n', d.n, 'mean_confidence', d.mean_conf, 'hit_rate', d.hit_rate,
+                                               'gap', abs(d.mean_conf - d.hit_rate))
+                            ORDER BY d.decile), '[]')
+  INTO v_calibration
+  FROM (SELECT least(width_bucket(confidence, 0, 1, 10), 10) AS decile, count(*) AS n,
+               round(avg(confidence)::numeric, 3) AS mean_conf,
+               round(avg((next_day IS NOT NULL AND abs(next_day - predicted_date) <= 7)::integer), 3) AS hit_rate
+        FROM pg_temp.bt_dates WHERE predicted_date + 7 <= v_end GROUP BY 1) d;
+
+  -- Baskets: the products of the first order day after the cutoff (bought lines only).
+  PERFORM app.drop_temp_table('bt_actual');
+  CREATE TEMP TABLE bt_actual ON COMMIT DROP AS
+  SELECT d.store_id, i.product_id, sum(i.line_total) AS amount
+  FROM pg_temp.bt_dates d
+  JOIN data.orders o ON o.store_id = d.store_id AND o.order_date = d.next_day AND o.source = 'invoice'
+                    AND o.status <> 'void' AND o.total_amount > 0
+  JOIN data.invoice_items i ON i.order_id = o.id
+  WHERE i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
+  GROUP BY d.store_id, i.product_id;
+
+  PERFORM app.drop_temp_table('bt_model');
+  CREATE TEMP TABLE bt_model ON COMMIT DROP AS
+  SELECT b.store_id, b.product_id, round(b.quantity * b.unit_price, 2) AS amount,
+         row_number() OVER (PARTITION BY b.store_id ORDER BY b.rank) AS rnk
+  FROM app.forecast_baskets(p_cutoff, NULL) b
+  WHERE b.in_basket AND b.store_id IN (SELECT store_id FROM pg_temp.bt_dates);
+
+  -- Baseline: the 10 products the store bought on the most order days, all history to the cutoff.
+  PERFORM app.drop_temp_table('bt_baseline');
+  CREATE TEMP TABLE bt_baseline ON COMMIT DROP AS
+  WITH days AS (
+    SELECT o.store_id, o.order_date, i.product_id, sum(i.quantity) AS qty,
+           max(i.line_total / i.quantity) FILTER (WHERE i.line_total > 0) AS price
+    FROM data.orders o JOIN data.invoice_items i ON i.order_id = o.id
+    WHERE o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0 AND o.order_date <= p_cutoff
+      AND o.store_id IN (SELECT store_id FROM pg_temp.bt_dates)
+      AND i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
+    GROUP BY 1, 2, 3
+  ), per_product AS (
+    SELECT store_id, product_id, count(*) AS k,
+           percentile_disc(0.5) WITHIN GROUP (ORDER BY qty) AS qty,
+           (array_agg(price ORDER BY order_date DESC) FILTER (WHERE price IS NOT NULL))[1] AS price
+    FROM days GROUP BY 1, 2
+  )
+  SELECT * FROM (
+    SELECT store_id, product_id, round(qty * coalesce(price, 0), 2) AS amount,
+           row_number() OVER (PARTITION BY store_id ORDER BY k DESC, product_id) AS rnk
+    FROM per_product) r
+  WHERE rnk <= 10;
+
+  WITH actual AS (
+    SELECT store_id, count(*) AS n, sum(amount) AS amount FROM pg_temp.bt_actual GROUP BY 1
+  ), model AS (
+    SELECT m.store_id, count(*) FILTER (WHERE m.rnk <= 10) AS m_n,
+           count(x.product_id) FILTER (WHERE m.rnk <= 10) AS m_hits, sum(m.amount) AS m_amount
+    FROM pg_temp.bt_model m LEFT JOIN pg_temp.bt_actual x ON x.store_id = m.store_id AND x.product_id = m.product_id
+    GROUP BY m.store_id
+  ), baseline AS (
+    SELECT b.store_id, count(*) AS b_n, count(x.product_id) AS b_hits, sum(b.amount) AS b_amount
+    FROM pg_temp.bt_baseline b LEFT JOIN pg_temp.bt_actual x ON x.store_id = b.store_id AND x.product_id = b.product_id
+    GROUP BY b.store_id
+  ), scored AS (
+    SELECT a.store_id, a.n, a.amount, coalesce(m.m_n, 0) AS m_n, coalesce(m.m_hits, 0) AS m_hits, m.m_amount,
+           coalesce(b.b_n, 0) AS b_n, coalesce(b.b_hits, 0) AS b_hits, b.b_amount
+    FROM actual a LEFT JOIN model m ON m.store_id = a.store_id LEFT JOIN baseline b ON b.store_id = a.store_id
+  ), rates AS (
+    SELECT s.*, s.m_hits::numeric / nullif(s.m_n, 0) AS m_p, s.m_hits::numeric / least(10, s.n) AS m_r,
+           s.b_hits::numeric / nullif(s.b_n, 0) AS b_p, s.b_hits::numeric / least(10, s.n) AS b_r
+    FROM scored s
+  )
+  SELECT jsonb_build_object(
+    'evaluated', count(*),
+    'actual_items_mean', round(avg(n), 2),
+    'model', jsonb_build_object(
+      'items_mean', round(avg(m_n), 2),
+      'recall_at_10', round(avg(m_r), 4), 'precision_at_10', round(avg(coalesce(m_p, 0)), 4),
+      'f1_at_10', round(avg(coalesce(2 * m_p * m_r / nullif(m_p + m_r, 0), 0)), 4),
+      'amount_mae', round(avg(abs(coalesce(m_amount, 0) - amount)), 2),
+      'amount_wape', round(sum(abs(coalesce(m_amount, 0) - amount)) / nullif(sum(amount), 0), 4)),
+    'baseline', jsonb_build_object(
+      'name', 'the store''s own 10 most frequent products',
+      'items_mean', round(avg(b_n), 2),
+      'recall_at_10', round(avg(b_r), 4), 'precision_at_10', round(avg(coalesce(b_p, 0)), 4),
+      'f1_at_10', round(avg(coalesce(2 * b_p * b_r / nullif(b_p + b_r, 0), 0)), 4),
+      'amount_mae', round(avg(abs(coalesce(b_amount, 0) - amount)), 2),
+      'amount_wape', round(sum(abs(coalesce(b_amount, 0) - amount)) / nullif(sum(amount), 0), 4)))
+  INTO v_baskets FROM rates;
+
+  v_result := jsonb_build_object(
+    'cutoff', p_cutoff, 'horizon_days', p_horizon, 'window_days', 7,
+    'dates', v_dates, 'baskets', v_baskets, 'calibration', v_calibration,
+    -- The largest |mean confidence - hit rate| among deciles with 100+ predictions (a decile
+    -- of 30 has a standard error near 0.08: its gap says little), and the expected
+    -- calibration error (the gaps weighted by the deciles' sizes).
+    'calibration_max_gap', (SELECT max((c ->> 'gap')::numeric) FROM jsonb_array_elements(v_calibration) c
+                            WHERE (c ->> 'n')::integer >= 100),
+    'calibration_ece', (SELECT round(sum((c ->> 'gap')::numeric * (c ->> 'n')::integer) / nullif(sum((c ->> 'n')::integer), 0), 4)
+                        FROM jsonb_array_elements(v_calibration) c),
+    'confidence_fit', CASE WHEN v_fit IS NULL THEN jsonb_build_object('calibrated', false)
+                           ELSE jsonb_build_object('calibrated', true, 'id', v_fit, 'samples', v_fit_row.samples,
+                                                   'hits', v_fit_row.hits, 'training_cutoffs', cardinality(v_fit_row.training_cutoffs)) END,
+    'seconds', round(extract(epoch FROM clock_timestamp() - v_started)::numeric, 3));
+  INSERT INTO data.backtest_runs (cutoff, horizon, metrics) VALUES (p_cutoff, p_horizon, v_result) RETURNING id INTO v_id;
+  RETURN jsonb_build_object('id', v_id) || v_result;
+END
+$$;
+
+-- POST /api/rpc/backtest {"cutoff": "2025-06-30", "horizon": 90}: runs and records a backtest
+-- (managers and admins); returns its figures. Security definer, so callers need no write
+-- access to the track record; it reads every store, which only these roles may call it for.
+CREATE FUNCTION api.backtest(cutoff date, horizon integer DEFAULT 90) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, data, app SET work_mem = '64MB' SET jit = off AS $$
+DECLARE
+  v_result jsonb;
+BEGIN
+  v_result := app.run_backtest(cutoff, horizon);
+  PERFORM app.refresh_dashboard();
+  RETURN v_result;
+END
+$$;
+COMMENT ON FUNCTION api.backtest(date, integer) IS
+  'Backtest the predictions as of a cutoff over a horizon (days): hit rate ±7 d, MAE, recall@10, precision@10, amount error, calibration, vs baselines';

@@ -1,0 +1,835 @@
+-- The bulk-upload pipeline: staged CSV lines -> typed, validated lines -> every table.
+--
+-- gateway/loader.py streams a file with COPY into staging.upload_<job> (one text column per
+-- file column, already trimmed; see the loader for why trimming happens there) plus line_no,
+-- pos (the line's position within its invoice) and reject (the loader's reason when it could
+-- not read the line at all: wrong field count, NUL byte, invalid bytes). A worker then calls
+-- app.process_bulk_upload_complete(job) in one transaction, so a crash leaves the database as it
+-- was before the job. Everything below is set-based: a few statements over the whole job.
+
+-- The columns of the Zoho Books invoice-line export, in mangalam_invoices order: the field, how
+-- it is typed (text, date, number = numeric(15,4), pct = numeric(8,4)) and its export header.
+-- Read by the processing below and by gateway/loader.py (one list, two readers).
+CREATE FUNCTION app.ingest_fields() RETURNS TABLE (field text, kind text, header text, ord integer)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT e ->> 0, e ->> 1, e ->> 2, o::integer FROM jsonb_array_elements('[
+    ["invoice_date", "date", "Invoice Date"], ["invoice_id", "text", "Invoice ID"],
+    ["invoice_number", "text", "Invoice Number"], ["invoice_status", "text", "Invoice Status"],
+    ["customer_id", "text", "Customer ID"], ["customer_name", "text", "Customer Name"],
+    ["due_date", "date", "Due Date"], ["purchase_order", "text", "Purchase Order"],
+    ["sales_order_number", "text", "Sales Order Number"], ["product_id", "text", "Product ID"],
+    ["item_name", "text", "Item Name"], ["sku", "text", "SKU"],
+    ["brand", "text", "Brand"], ["category_name", "text", "Category Name"],
+    ["item_desc", "text", "Item Desc"], ["quantity", "number", "Quantity"],
+    ["usage_unit", "text", "Usage unit"], ["item_price", "number", "Item Price"],
+    ["mrp", "number", "MRP"], ["discount", "number", "Discount"],
+    ["discount_amount", "number", "Discount Amount"], ["item_total", "number", "Item Total"],
+    ["subtotal", "number", "SubTotal"], ["total", "number", "Total"],
+    ["balance", "number", "Balance"], ["item_tax_pct", "pct", "Item Tax %"],
+    ["item_tax_amount", "number", "Item Tax Amount"], ["hsn_sac", "text", "HSN/SAC"],
+    ["currency_code", "text", "Currency Code"], ["warehouse_name", "text", "Warehouse Name"],
+    ["sales_person", "text", "Sales person"], ["billing_city", "text", "Billing City"],
+    ["billing_state", "text", "Billing State"], ["billing_country", "text", "Billing Country"],
+    ["billing_code", "text", "Billing Code"], ["shipping_city", "text", "Shipping City"],
+    ["shipping_state", "text", "Shipping State"], ["shipping_country", "text", "Shipping Country"],
+    ["shipping_code", "text", "Shipping Code"], ["payment_terms", "text", "Payment Terms"],
+    ["notes", "text", "Notes"]
+  ]'::jsonb) WITH ORDINALITY AS f (e, o)
+$$;
+
+-- The date a cell means, or NULL when it is not a real date. ISO (YYYY-MM-DD, also with a
+-- time after it) always; D/M/Y with / - or . when p_order is 'dmy' (the default: Indian
+-- exports), M/D/Y when 'mdy'; two-digit years are 20yy; month names (15 Jan 2024, Jan 15, 2024).
+-- Called once per distinct date text of a job (a few hundred), never per line.
+CREATE FUNCTION app.parse_date(p_value text, p_order text DEFAULT 'dmy') RETURNS date
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  v text := lower(btrim(p_value));
+  p text[];
+  y integer;
+  m integer;
+  d integer;
+BEGIN
+  IF v IS NULL OR v = '' THEN
+    RETURN NULL;
+  END IF;
+  p := regexp_match(v, '^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[t ][0-9:.+z -]*)?$');
+  IF p IS NOT NULL THEN
+    y := p[1]; m := p[2]; d := p[3];
+  ELSE
+    p := regexp_match(v, '^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})(?:[t ][0-9:.+z -]*)?$');
+    IF p IS NOT NULL THEN
+      IF p_order = 'mdy' THEN m := p[1]; d := p[2]; ELSE d := p[1]; m := p[2]; END IF;
+      y := p[3];
+    ELSE
+      -- 15 Jan 2024, 15-jan-24, 15 January 2024
+      p := regexp_match(v, '^(\d{1,2})(?:st|nd|rd|th)?[- /.]?([a-z]{3,9})\.?[- /.,]*(\d{4}|\d{2})$');
+      IF p IS NOT NULL THEN
+        d := p[1]; y := p[3];
+        m := (array_position(ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec'],
+                             left(p[2], 3)));
+      ELSE
+        -- Jan 15, 2024
+        p := regexp_match(v, '^([a-z]{3,9})\.?[- /.]?(\d{1,2})(?:st|nd|rd|th)?[- /.,]*(\d{4}|\d{2})$');
+        IF p IS NULL THEN
+          RETURN NULL;
+        END IF;
+        d := p[2]; y := p[3];
+        m := (array_position(ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec'],
+                             left(p[1], 3)));
+      END IF;
+    END IF;
+    IF y < 100 THEN
+      y := 2000 + y;
+    END IF;
+  END IF;
+  IF m BETWEEN 1 AND 12 AND y BETWEEN 1 AND 9999 AND d BETWEEN 1 AND
+     extract(day FROM make_date(y, m, 1) + interval '1 month' - interval '1 day') THEN
+    RETURN make_date(y, m, d);
+  END IF;
+  RETURN NULL;  -- 2024-02-30, 31/04/2024, month 13: not a date
+END
+$$;
+
+-- A money or quantity text with currency marks, blanks, thousands separators (1,234.50 and
+-- 1,23,456.00) and accounting negatives ((12.00)) taken away: the plain number it means, as
+-- text. The regular expressions run only for cells that are not plain numbers already.
+CREATE FUNCTION app.normalize_amount(p_value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT regexp_replace(
+           regexp_replace(
+             regexp_replace(p_value, '(₹|\mRs\.?|\mINR\M|\mUSD\M|\$|€|£|%|\s|\u00a0)', '', 'gi'),
+             '^\((.*)\)$', '-\1'),
+           '(\d),(?=\d{2,3}(\D|$))', '\1', 'g')
+$$;
+
+-- The number a cell means, or NULL when it is not a number (then the line is rejected, the
+-- column named). Plain numbers are cast straight away; the rest are normalised first.
+CREATE FUNCTION app.parse_amount(p_value text) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN p_value ~ '^-?[0-9]+(\.[0-9]+)?$' THEN p_value::numeric
+    WHEN app.normalize_amount(p_value) ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$'
+      THEN app.normalize_amount(p_value)::numeric
+  END
+$$;
+
+-- The store id for a line: the export's Customer ID, else a stable id derived from the
+-- customer's name (so the same name always lands on the same store).
+CREATE FUNCTION app.store_key(p_customer_id text, p_customer_name text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(p_customer_id, 'NAME-' || upper(left(md5(lower(p_customer_name)), 12)))
+$$;
+
+-- The default rule for lines that are not products (shipping, charges, discounts, ...): a
+-- list of case-insensitive regular expressions matched against the item name of lines that
+-- have neither a Product ID nor a SKU. Admins change it in data.settings ('non_product_patterns').
+CREATE FUNCTION app.default_non_product_patterns() RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT '["\\mshipping\\M", "\\mpostage\\M", "\\mcourier\\M", "\\mfreight\\M",
+           "\\mbank charges?\\M", "\\mdiscount\\M", "\\madjustment\\M", "\\mround(ing)?[ -]?off\\M"]'::jsonb
+$$;
+
+-- One regular expression for the non-product rule in force (the setting, else the default).
+CREATE FUNCTION app.non_product_regex() RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(string_agg('(?:' || p || ')', '|'), '(?!)')
+  FROM jsonb_array_elements_text(coalesce(
+         (SELECT value FROM data.settings WHERE key = 'non_product_patterns' AND jsonb_typeof(value) = 'array'),
+         app.default_non_product_patterns())) AS p
+$$;
+
+-- The setting row exists from the first migrate on, so admins see the rule they can change.
+INSERT INTO data.settings (key, value, description)
+VALUES ('non_product_patterns', app.default_non_product_patterns(),
+        'Case-insensitive regular expressions: a line without Product ID and SKU whose item name '
+        'matches one is not a product (kept and flagged, never a product or a predicted item)')
+ON CONFLICT (key) DO NOTHING;
+
+-- One CSV cell: quoted when it holds a comma, a quote or a line break (for rejected lines,
+-- which are written back as the CSV line the loader read).
+CREATE FUNCTION app.csv_cell(p_value text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN p_value IS NULL THEN ''
+              WHEN p_value = '' OR p_value ~ '[,"\r\n]' THEN '"' || replace(p_value, '"', '""') || '"'
+              ELSE p_value END
+$$;
+
+-- Publish an event on the live-events channel (GET /events turns it into server-sent events).
+CREATE FUNCTION app.publish_event(p_event jsonb) RETURNS void
+LANGUAGE sql AS $$
+  SELECT pg_notify('mangalm_events', p_event::text)
+$$;
+
+-- Start an upload: the job row (status 'receiving') and its staging table with n text
+-- columns c1..cn. Called by gateway/loader.py once the header has been read and accepted.
+CREATE FUNCTION app.begin_upload(p_filename text, p_columns jsonb, p_ncols integer,
+                                 p_options jsonb DEFAULT '{}', p_dry_run boolean DEFAULT false,
+                                 p_source text DEFAULT 'cli', p_created_by uuid DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_id bigint;
+  v_table text;
+BEGIN
+  IF p_ncols NOT BETWEEN 1 AND 1500 THEN
+    RAISE EXCEPTION 'a file must have between 1 and 1500 columns, this one has %', p_ncols;
+  END IF;
+  INSERT INTO data.upload_jobs (status, filename, columns, options, dry_run, source, created_by)
+  VALUES ('receiving', p_filename, p_columns, coalesce(p_options, '{}'), p_dry_run, p_source, p_created_by)
+  RETURNING id INTO v_id;
+  v_table := 'upload_' || v_id;
+  -- Unlogged: the staged copy is throw-away (a crash during receiving fails the job anyway),
+  -- and skipping WAL makes the COPY cheaper.
+  EXECUTE format('CREATE UNLOGGED TABLE staging.%I (line_no integer NOT NULL, pos integer, reject text, %s)',
+                 v_table, (SELECT string_agg(format('c%s text', i), ', ') FROM generate_series(1, p_ncols) i));
+  UPDATE data.upload_jobs SET staging_table = v_table WHERE id = v_id;
+  -- The loader's session holds the job until app.finish_upload: if it dies, the job is seen
+  -- as abandoned (app.expire_abandoned_uploads).
+  PERFORM pg_advisory_lock(745100, v_id::integer);
+  RETURN v_id;
+END
+$$;
+
+-- Progress while receiving: counts so far, and an upload_progress event.
+CREATE FUNCTION app.report_upload_progress(p_job bigint, p_lines integer, p_bytes bigint, p_percent numeric)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE data.upload_jobs SET lines = p_lines, bytes = p_bytes WHERE id = p_job AND status = 'receiving';
+  PERFORM app.publish_event(jsonb_build_object('type', 'upload_progress', 'job_id', p_job,
+    'phase', 'receiving', 'lines', p_lines, 'percent', round(p_percent, 1)));
+END
+$$;
+
+-- The whole file is staged: the job becomes runnable and the workers are woken up.
+CREATE FUNCTION app.finish_upload(p_job bigint, p_lines integer, p_bytes bigint, p_skipped integer,
+                                  p_sha256 text, p_options jsonb DEFAULT '{}')
+RETURNS data.upload_jobs
+LANGUAGE plpgsql AS $$
+DECLARE
+  j data.upload_jobs;
+BEGIN
+  UPDATE data.upload_jobs
+  SET status = 'queued', lines = p_lines, bytes = p_bytes, skipped_lines = p_skipped, sha256 = p_sha256,
+      options = options || coalesce(p_options, '{}'), received_at = now(), run_after = now()
+  WHERE id = p_job AND status = 'receiving'
+  RETURNING * INTO j;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'upload job % is not receiving (it may have been abandoned)', p_job;
+  END IF;
+  PERFORM pg_notify('mangalm_jobs', p_job::text);
+  PERFORM app.publish_event(jsonb_build_object('type', 'upload_progress', 'job_id', p_job,
+    'phase', 'queued', 'lines', p_lines, 'percent', 100));
+  PERFORM app.release_job(p_job);
+  RETURN j;
+END
+$$;
+
+-- An upload that could not be received (the client went away, the file was refused mid-way):
+-- the job fails at once, its staging table goes.
+CREATE FUNCTION app.abandon_upload(p_job bigint, p_error text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_table text;
+BEGIN
+  UPDATE data.upload_jobs SET status = 'failed', last_error = p_error, message = p_error, finished_at = now()
+  WHERE id = p_job AND status = 'receiving'
+  RETURNING staging_table INTO v_table;
+  IF v_table IS NOT NULL THEN
+    EXECUTE format('DROP TABLE IF EXISTS staging.%I', v_table);
+  END IF;
+  PERFORM app.release_job(p_job);
+END
+$$;
+
+-- Drops the keys, foreign keys and indexes of the given tables (a primary key too, unless a
+-- foreign key points at it) and returns the statements that build them again, in order: keys,
+-- indexes, then foreign keys. For bulk loads, in the loading transaction: an index or key is
+-- built once from sorted data instead of being maintained row by row (measured on 1M lines:
+-- the primary key, identity and natural key cost ~4.6 s of CPU per million inserted rows).
+CREATE FUNCTION app.drop_keys_for_bulk_load(p_tables regclass[]) RETURNS text[]
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_recreate text[];
+  r record;
+BEGIN
+  SELECT coalesce(array_agg(stmt ORDER BY ord, stmt), '{}') INTO v_recreate FROM (
+    SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid)) AS stmt,
+           CASE k.contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 ELSE 3 END AS ord
+    FROM pg_constraint k
+    WHERE k.conrelid = ANY (p_tables) AND k.contype IN ('p', 'u', 'f')
+      AND NOT (k.contype = 'p' AND EXISTS (SELECT FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = k.conrelid))
+    UNION ALL
+    SELECT pg_get_indexdef(i.indexrelid), 2
+    FROM pg_index i
+    WHERE i.indrelid = ANY (p_tables) AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid)) q;
+  FOR r IN SELECT k.conrelid::regclass AS tbl, k.conname FROM pg_constraint k
+           WHERE k.conrelid = ANY (p_tables) AND k.contype IN ('p', 'u', 'f')
+             AND NOT (k.contype = 'p' AND EXISTS (SELECT FROM pg_constraint f WHERE f.contype = 'f' AND f.confrelid = k.conrelid))
+           ORDER BY k.contype <> 'f' LOOP
+    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.tbl, r.conname);
+  END LOOP;
+  FOR r IN SELECT i.indexrelid::regclass AS idx FROM pg_index i
+           WHERE i.indrelid = ANY (p_tables) AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid) LOOP
+    EXECUTE format('DROP INDEX %s', r.idx);
+  END LOOP;
+  RETURN v_recreate;
+END
+$$;
+
+-- Validate, type and load one staged job into every table; returns the job's summary.
+-- Call it inside the transaction that holds the job (gateway/worker.py does): everything it
+-- writes commits or rolls back together. Jobs are applied one at a time (an advisory lock):
+-- two jobs upserting the same stores and products at once could deadlock, and applying them
+-- in order keeps "the later upload wins" true. Dry runs do the same work, then roll their
+-- data back and keep only the report (counts and rejects).
+CREATE FUNCTION app.process_bulk_upload_complete(p_job bigint) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  j data.upload_jobs;
+  t0 timestamptz := clock_timestamp();
+  t timestamptz;
+  v_timings jsonb := '{}';
+  stg text;
+  fields jsonb;
+  headers jsonb;
+  x jsonb := '{}';         -- field -> SQL expression over the staging row s
+  hdr jsonb := '{}';       -- field -> the header the file used for it
+  r record;
+  v_order text;
+  v_careful boolean := false;
+  v_date_joins text := '';
+  v_dates text[] := '{}';
+  v_bad text[] := '{}';    -- per check: a condition that is true when the line is bad
+  v_msg text[] := '{}';    -- per check: the message
+  v_colname text[] := '{}';
+  v_extra text := 'NULL::jsonb';
+  v_select text;
+  v_ok text;
+  v_lines integer;
+  v_staged integer;
+  v_rejected integer := 0;
+  v_loaded integer := 0;
+  v_new_stores integer := 0;
+  v_new_products integer := 0;
+  v_touched text[];
+  v_bulk boolean := false;
+  v_existing real;
+  v_recreate text[] := '{}';
+  v_stmt text;
+  v_result jsonb;
+  v_np_regex text := app.non_product_regex();
+  v_date_checks integer := 0;
+  v_plain_bad text;
+  v_need_checks boolean;
+  c_dry_run CONSTANT text := 'MGDRY';
+BEGIN
+  SELECT * INTO j FROM data.upload_jobs WHERE id = p_job FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'upload job % does not exist', p_job;
+  END IF;
+  IF j.status NOT IN ('queued', 'running') THEN
+    RAISE EXCEPTION 'upload job % is %, not waiting to be processed', p_job, j.status;
+  END IF;
+  IF j.staging_table IS NULL OR to_regclass(format('staging.%I', j.staging_table)) IS NULL THEN
+    RAISE EXCEPTION 'the staged lines of upload job % are gone; upload the file again', p_job;
+  END IF;
+  PERFORM pg_advisory_xact_lock(745100003);
+  -- Memory for this transaction only: hash aggregates and joins over a million lines stay in
+  -- memory, index builds sort in memory (measured: keys built once after a bulk insert).
+  PERFORM set_config('work_mem', '256MB', true);
+  PERFORM set_config('maintenance_work_mem', '512MB', true);
+  -- JIT compiling these wide expressions (40 columns, a CASE per check) took ~0.5 s per
+  -- statement: ten times the whole 14,464-line demo job. Off for the job.
+  PERFORM set_config('jit', 'off', true);
+  stg := format('staging.%I', j.staging_table);
+  fields := j.columns -> 'fields';
+  headers := j.columns -> 'headers';
+  v_order := CASE WHEN j.options ->> 'date_order' = 'mdy' THEN 'mdy' ELSE 'dmy' END;
+
+  -- Fresh statistics first: without them the planner takes `reject IS NULL` to keep 0.5% of
+  -- the lines and picks nested loops that made the demo job take seconds instead of 0.2 s.
+  -- Only the columns plans depend on: ANALYZE of all 40 text columns sorted 40 samples (~0.1 s).
+  EXECUTE format('ANALYZE %s (line_no, reject)', stg);
+  EXECUTE format('SELECT count(*) FROM %s', stg) INTO v_staged;
+  v_timings := v_timings || jsonb_build_object('prepare', round(extract(epoch FROM clock_timestamp() - t0) * 1000));
+  v_lines := coalesce(j.lines, v_staged);
+  IF v_staged <> v_lines THEN
+    RAISE EXCEPTION 'upload job % has % staged lines but the file had % data lines; upload it again',
+      p_job, v_staged, v_lines;
+  END IF;
+
+  -- Expressions per field over the staging row s (a field the file lacks is NULL).
+  FOR r IN SELECT f.field, f.kind, f.header FROM app.ingest_fields() f ORDER BY f.ord LOOP
+    IF fields ? r.field THEN
+      x := x || jsonb_build_object(r.field, 's.c' || (fields ->> r.field)::integer);
+      hdr := hdr || jsonb_build_object(r.field, coalesce(headers ->> ((fields ->> r.field)::integer - 1), r.header));
+    ELSE
+      x := x || jsonb_build_object(r.field, 'NULL::text');
+      hdr := hdr || jsonb_build_object(r.field, r.header);
+    END IF;
+  END LOOP;
+
+  -- The checks, in column order; a line failing any is rejected with every reason it failed.
+  v_bad := v_bad || format('coalesce(%s, %s) IS NULL', x ->> 'invoice_number', x ->> 'invoice_id');
+  v_msg := v_msg || format('%L', hdr ->> CASE WHEN fields ? 'invoice_number' THEN 'invoice_number' ELSE 'invoice_id' END || ' is empty');
+  v_colname := v_colname || (hdr ->> CASE WHEN fields ? 'invoice_number' THEN 'invoice_number' ELSE 'invoice_id' END);
+  v_bad := v_bad || format('%s IS NULL', x ->> 'invoice_date');
+  v_msg := v_msg || format('%L', (hdr ->> 'invoice_date') || ' is empty');
+  v_colname := v_colname || (hdr ->> 'invoice_date');
+  FOR r IN SELECT f.field FROM app.ingest_fields() f WHERE f.kind = 'date' AND fields ? f.field ORDER BY f.ord LOOP
+    v_bad := v_bad || format('(%s IS NOT NULL AND %I.d IS NULL)', x ->> r.field, 'd_' || r.field);
+    v_date_checks := v_date_checks + 1;
+    v_msg := v_msg || format('format(%L, %s)', (hdr ->> r.field) || ': "%s" is not a valid date ('
+             || CASE v_order WHEN 'mdy' THEN 'expected YYYY-MM-DD or MM/DD/YYYY'
+                ELSE 'expected YYYY-MM-DD or DD/MM/YYYY; use --date-order mdy for MM/DD/YYYY' END || ')',
+             x ->> r.field);
+    v_colname := v_colname || (hdr ->> r.field);
+  END LOOP;
+  v_bad := v_bad || format('coalesce(%s, %s) IS NULL', x ->> 'customer_id', x ->> 'customer_name');
+  v_msg := v_msg || quote_literal('no customer: ' || concat_ws(' and ', CASE WHEN fields ? 'customer_id' THEN hdr ->> 'customer_id' END,
+                                                               CASE WHEN fields ? 'customer_name' THEN hdr ->> 'customer_name' END) || ' empty');
+  v_colname := v_colname || (hdr ->> CASE WHEN fields ? 'customer_id' THEN 'customer_id' ELSE 'customer_name' END);
+  v_bad := v_bad || format('(octet_length(%1$s) > 255 AND length(%1$s) > 255)', x ->> 'customer_id');
+  v_msg := v_msg || quote_literal((hdr ->> 'customer_id') || ' is longer than 255 characters');
+  v_colname := v_colname || (hdr ->> 'customer_id');
+  v_bad := v_bad || format('coalesce(%s, %s, %s) IS NULL', x ->> 'product_id', x ->> 'sku', x ->> 'item_name');
+  v_msg := v_msg || quote_literal('no item: ' || concat_ws(', ', CASE WHEN fields ? 'product_id' THEN hdr ->> 'product_id' END,
+                                                           CASE WHEN fields ? 'sku' THEN hdr ->> 'sku' END,
+                                                           CASE WHEN fields ? 'item_name' THEN hdr ->> 'item_name' END) || ' empty');
+  v_colname := v_colname || (hdr ->> CASE WHEN fields ? 'item_name' THEN 'item_name' WHEN fields ? 'product_id' THEN 'product_id' ELSE 'sku' END);
+  v_bad := v_bad || format('%s IS NULL', x ->> 'quantity');
+  v_msg := v_msg || quote_literal((hdr ->> 'quantity') || ' is empty');
+  v_colname := v_colname || (hdr ->> 'quantity');
+  v_bad := v_bad || format('coalesce(%s, %s) IS NULL', x ->> 'item_price', x ->> 'item_total');
+  v_msg := v_msg || quote_literal('no price: ' || concat_ws(' and ', CASE WHEN fields ? 'item_price' THEN hdr ->> 'item_price' END,
+                                                            CASE WHEN fields ? 'item_total' THEN hdr ->> 'item_total' END) || ' empty');
+  v_colname := v_colname || (hdr ->> CASE WHEN fields ? 'item_price' THEN 'item_price' ELSE 'item_total' END);
+
+  -- Lookups. Dates, statuses, item names and invoice numbers repeat a lot: one scan collects
+  -- their distinct values (hash aggregates, one per grouping set), then the expensive parts
+  -- (date parsing, regular expressions) run once per distinct value instead of once per line.
+  t := clock_timestamp();
+  FOR r IN SELECT f.field FROM app.ingest_fields() f WHERE f.kind = 'date' AND fields ? f.field LOOP
+    v_dates := v_dates || (x ->> r.field);
+    v_date_joins := v_date_joins || format(' LEFT JOIN pg_temp.ingest_dates %1$I ON %1$I.v = %2$s',
+                                           'd_' || r.field, x ->> r.field);
+  END LOOP;
+  -- The checks that need no lookup (required values, lengths) ride along as one more grouping
+  -- set: when no line fails them, no date is invalid and the loader rejected nothing, the
+  -- validation pass below is skipped (~1.5 s of CPU per million clean lines).
+  v_plain_bad := '(' || array_to_string(v_bad[1:2] || v_bad[3 + v_date_checks:], ' OR ') || ')';
+  DROP TABLE IF EXISTS pg_temp.ingest_distinct;
+  -- (A field the file lacks is grouped as a constant of its own, so no two grouping sets are
+  -- the same expression and grouping() tells them apart.)
+  EXECUTE format($q$
+    CREATE TEMP TABLE ingest_distinct ON COMMIT DROP AS
+    SELECT CASE WHEN grouping(%1$s) = 0 THEN 'date1' WHEN grouping(%2$s) = 0 THEN 'date2'
+                WHEN grouping(%3$s) = 0 THEN 'status' WHEN grouping(%4$s) = 0 THEN 'invoice'
+                WHEN grouping(%5$s) = 0 THEN 'name' ELSE 'bad' END AS kind,
+           CASE WHEN grouping(%1$s) = 0 THEN %1$s WHEN grouping(%2$s) = 0 THEN %2$s WHEN grouping(%3$s) = 0 THEN %3$s
+                WHEN grouping(%4$s) = 0 THEN %4$s WHEN grouping(%5$s) = 0 THEN %5$s ELSE (%7$s)::text END AS v
+    FROM %6$s s WHERE s.reject IS NULL
+    GROUP BY GROUPING SETS ((%1$s), (%2$s), (%3$s), (%4$s), (%5$s), (%7$s))
+    $q$, coalesce(v_dates[1], '''absent:date1''::text'), coalesce(v_dates[2], '''absent:date2''::text'),
+    CASE WHEN fields ? 'invoice_status' THEN x ->> 'invoice_status' ELSE '''absent:status''::text' END,
+    format('coalesce(%s, %s)', x ->> 'invoice_number', x ->> 'invoice_id'),
+    CASE WHEN fields ? 'item_name' THEN format('CASE WHEN %s IS NULL AND %s IS NULL THEN %s END',
+                                                x ->> 'product_id', x ->> 'sku', x ->> 'item_name')
+         ELSE '''absent:name''::text' END,
+    stg, v_plain_bad);
+  DROP TABLE IF EXISTS pg_temp.ingest_dates;
+  CREATE TEMP TABLE ingest_dates ON COMMIT DROP AS
+    SELECT v, app.parse_date(v, v_order) AS d FROM pg_temp.ingest_distinct
+    WHERE kind IN ('date1', 'date2') AND v IS NOT NULL AND v NOT LIKE 'absent:%' GROUP BY v;
+  DROP TABLE IF EXISTS pg_temp.ingest_void;
+  CREATE TEMP TABLE ingest_void ON COMMIT DROP AS
+    SELECT v FROM pg_temp.ingest_distinct WHERE kind = 'status' AND v ~* '^\s*(void|voided|cancell?ed|cancel)\s*$'
+      AND v NOT LIKE 'absent:%';
+  DROP TABLE IF EXISTS pg_temp.ingest_nonproduct;
+  CREATE TEMP TABLE ingest_nonproduct ON COMMIT DROP AS
+    SELECT v FROM pg_temp.ingest_distinct WHERE kind = 'name' AND v ~* v_np_regex AND v NOT LIKE 'absent:%';
+  -- This job's invoices (lines that fail the checks are taken out below).
+  DROP TABLE IF EXISTS pg_temp.ingest_invoices;
+  CREATE TEMP TABLE ingest_invoices ON COMMIT DROP AS
+    SELECT v COLLATE "C" AS invoice_number FROM pg_temp.ingest_distinct WHERE kind = 'invoice' AND v IS NOT NULL;
+  v_need_checks := coalesce((j.options ->> 'loader_rejects')::integer, 1) > 0
+    OR EXISTS (SELECT FROM pg_temp.ingest_distinct WHERE kind = 'bad' AND v = 'true')
+    OR EXISTS (SELECT FROM pg_temp.ingest_dates WHERE d IS NULL);
+  ANALYZE pg_temp.ingest_dates;
+  ANALYZE pg_temp.ingest_void;
+  ANALYZE pg_temp.ingest_nonproduct;
+  v_timings := v_timings || jsonb_build_object('lookups', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+
+  -- Unknown columns are kept in `extra` (jsonb_build_object takes at most 50 pairs per call).
+  IF jsonb_array_length(coalesce(j.columns -> 'extra', '[]')) > 0 THEN
+    SELECT 'nullif(jsonb_strip_nulls(' || string_agg(part, ' || ') || '), ''{}'')' INTO v_extra
+    FROM (SELECT 'jsonb_build_object(' || string_agg(format('%L, s.c%s', e ->> 'header', e ->> 'col'), ', ') || ')' AS part
+          FROM (SELECT e, (row_number() OVER () - 1) / 50 AS chunk
+                FROM jsonb_array_elements(j.columns -> 'extra') e) q
+          GROUP BY chunk) parts;
+  END IF;
+
+  -- Numbers, the fast way first: cells are cast straight to numeric and no check looks at them
+  -- (the common case: exports write plain numbers; checking each cell cost ~2.5 s per million
+  -- lines). A cell that is not a plain number then raises (the cast, numeric(15,4)'s range, or
+  -- the table's CHECK against NaN), everything is rolled back to here, and the job is done again
+  -- the careful way: currency marks and separators are read, and a line whose cell is still no
+  -- number is rejected with the column named.
+  <<attempt>>
+  LOOP
+    DECLARE
+      num jsonb := '{}';
+      bad text[] := v_bad;
+      msg text[] := v_msg;
+      colname text[] := v_colname;
+      typed text;
+      valid text;
+    BEGIN
+      FOR r IN SELECT f.field, f.kind FROM app.ingest_fields() f WHERE f.kind IN ('number', 'pct') ORDER BY f.ord LOOP
+        IF NOT fields ? r.field THEN
+          num := num || jsonb_build_object(r.field, 'NULL::numeric');
+        ELSIF NOT v_careful THEN
+          num := num || jsonb_build_object(r.field, format('(%s)::numeric', x ->> r.field));
+        ELSE
+          num := num || jsonb_build_object(r.field, format('app.parse_amount(%s)', x ->> r.field));
+          bad := bad || format('(%s IS NOT NULL AND NOT coalesce(abs(%s) < %s, false))', x ->> r.field, num ->> r.field,
+                               CASE r.kind WHEN 'pct' THEN '1e4' ELSE '1e11' END);
+          msg := msg || format('format(%L, %s, CASE WHEN %s IS NULL OR %s = ''NaN'' THEN ''not a number'' ELSE ''too large'' END)',
+                               (hdr ->> r.field) || ': "%s" is %s', x ->> r.field, num ->> r.field, num ->> r.field);
+          colname := colname || (hdr ->> r.field);
+        END IF;
+      END LOOP;
+      IF v_careful THEN
+        -- a line total computed from quantity x price must fit invoice_items.line_total
+        bad := bad || format('(%s IS NULL AND NOT coalesce(abs(%s * %s) < 1e11, true))',
+                             num ->> 'item_total', num ->> 'quantity', num ->> 'item_price');
+        msg := msg || quote_literal((hdr ->> 'quantity') || ' x ' || (hdr ->> 'item_price') || ' is too large');
+        colname := colname || (hdr ->> 'quantity');
+      END IF;
+
+      t := clock_timestamp();
+      -- Rejects: the loader's (lines it could not read) and the checks' (every reason a line
+      -- fails, the first failing column named). Their line numbers are kept for the anti-join
+      -- below, so the checks run once.
+      DROP TABLE IF EXISTS pg_temp.ingest_rejected;
+      CREATE TEMP TABLE ingest_rejected (line_no integer PRIMARY KEY) ON COMMIT DROP;
+      IF v_careful OR v_need_checks THEN
+      EXECUTE format($q$
+        WITH ins AS (
+          INSERT INTO data.upload_rejects (job_id, line_no, raw_line, reason, column_name)
+          SELECT %1$s, s.line_no, s.c1, s.reject, NULL FROM %6$s s WHERE s.reject IS NOT NULL
+          UNION ALL
+          SELECT %1$s, line_no, raw, array_to_string(array_remove(reasons, NULL), '; '),
+                 (%2$L::text[])[array_position(flags, true)]
+          FROM (SELECT s.line_no, %3$s AS raw, ARRAY[%4$s] AS reasons, ARRAY[%5$s] AS flags
+                FROM %6$s s %7$s WHERE s.reject IS NULL AND (%8$s)) q
+          RETURNING line_no)
+        INSERT INTO pg_temp.ingest_rejected SELECT line_no FROM ins
+        $q$, p_job, colname,
+        -- the line as the loader staged it, written back as one CSV line
+        (SELECT string_agg(format('app.csv_cell(s.c%s)', i), ' || '','' || ')
+         FROM generate_series(1, jsonb_array_length(headers)) i),
+        (SELECT string_agg(format('CASE WHEN %s THEN %s END', b, m), ', ') FROM unnest(bad, msg) AS u(b, m)),
+        (SELECT string_agg(format('coalesce(%s, false)', b), ', ') FROM unnest(bad) b),
+        stg, v_date_joins, array_to_string(bad, ' OR '));
+      GET DIAGNOSTICS v_rejected = ROW_COUNT;
+      ELSE
+        v_rejected := 0;
+      END IF;
+      ANALYZE pg_temp.ingest_rejected;
+      -- (Without rejects there is nothing to take out: an anti-join with an empty table still
+      -- cost ~1.4 s per million lines.)
+      valid := CASE WHEN v_rejected = 0 THEN 's.reject IS NULL'
+                    ELSE 's.reject IS NULL AND NOT EXISTS (SELECT FROM pg_temp.ingest_rejected r WHERE r.line_no = s.line_no)' END;
+      v_timings := v_timings || jsonb_build_object('validate', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+
+      -- The typed line, as mangalam_invoices stores it.
+      typed := format($q$
+        SELECT coalesce(%1$s, %2$s) AS invoice_number, s.pos AS line_no, %3$s AS upload_job_id,
+               s.line_no AS source_line, app.store_key(%4$s, %5$s) AS store_id,
+               CASE WHEN np.v IS NULL THEN coalesce(%6$s, %7$s, lower(%8$s)) END AS product_key,
+               %9$s AS invoice_date, %2$s AS invoice_id, %10$s AS invoice_status, %4$s AS customer_id,
+               %5$s AS customer_name, %11$s AS due_date, %12$s, %13$s, %6$s, %8$s, %7$s, %14$s, %15$s, %16$s,
+               %17$s, %18$s, %19$s, %20$s, %21$s, %22$s, %23$s, %24$s, %25$s, %26$s, %27$s, %28$s,
+               %29$s, %30$s, %31$s, %32$s, %33$s, %34$s, %35$s, %36$s, %37$s, %38$s, %39$s, %40$s,
+               %41$s, %42$s, %43$s AS extra,
+               vd.v IS NOT NULL AS is_void, coalesce(%17$s < 0, false) AS is_return, np.v IS NULL AS is_product
+        FROM %44$s s %45$s
+          LEFT JOIN pg_temp.ingest_void vd ON vd.v = %10$s
+          LEFT JOIN pg_temp.ingest_nonproduct np ON np.v = %8$s AND %6$s IS NULL AND %7$s IS NULL
+        WHERE %46$s
+        $q$,
+        x ->> 'invoice_number', x ->> 'invoice_id', p_job, x ->> 'customer_id', x ->> 'customer_name',
+        x ->> 'product_id', x ->> 'sku', x ->> 'item_name',
+        CASE WHEN fields ? 'invoice_date' THEN 'd_invoice_date.d' ELSE 'NULL::date' END,
+        x ->> 'invoice_status',
+        CASE WHEN fields ? 'due_date' THEN 'd_due_date.d' ELSE 'NULL::date' END,
+        x ->> 'purchase_order', x ->> 'sales_order_number', x ->> 'brand', x ->> 'category_name', x ->> 'item_desc',
+        num ->> 'quantity', x ->> 'usage_unit', num ->> 'item_price', num ->> 'mrp', num ->> 'discount',
+        num ->> 'discount_amount', num ->> 'item_total', num ->> 'subtotal', num ->> 'total', num ->> 'balance',
+        num ->> 'item_tax_pct', num ->> 'item_tax_amount', x ->> 'hsn_sac', x ->> 'currency_code',
+        x ->> 'warehouse_name', x ->> 'sales_person', x ->> 'billing_city', x ->> 'billing_state',
+        x ->> 'billing_country', x ->> 'billing_code', x ->> 'shipping_city', x ->> 'shipping_state',
+        x ->> 'shipping_country', x ->> 'shipping_code', x ->> 'payment_terms', x ->> 'notes',
+        v_extra, stg, v_date_joins, valid);
+
+      -- Everything that changes data is tried in this block; a dry run ends it by raising, so
+      -- its writes roll back and only the report (rejects, counts) stays.
+      BEGIN
+        -- Invoices all of whose lines were rejected keep their earlier version.
+        t := clock_timestamp();
+        IF v_rejected > 0 THEN
+          EXECUTE format('DELETE FROM pg_temp.ingest_invoices i WHERE NOT EXISTS (
+                            SELECT FROM %s s WHERE %s AND coalesce(%s, %s) COLLATE "C" = i.invoice_number)',
+                         stg, valid, x ->> 'invoice_number', x ->> 'invoice_id');
+        END IF;
+        ANALYZE pg_temp.ingest_invoices;
+
+        -- A job at least as big as what is stored already is a bulk load: the natural-key and
+        -- foreign-key checks and the secondary indexes of the two big tables are dropped and
+        -- built once at the end (measured: ~3 s instead of ~23 s per million lines). Smaller
+        -- jobs keep them: an index lookup per line beats rebuilding over the whole history.
+        SELECT greatest(c.reltuples, 0) INTO v_existing FROM pg_class c WHERE c.oid = 'data.mangalam_invoices'::regclass;
+        v_bulk := v_staged - v_rejected >= greatest(v_existing, 1000);
+        IF v_bulk THEN
+          v_recreate := app.drop_keys_for_bulk_load(ARRAY['data.mangalam_invoices', 'data.invoice_items']::regclass[]);
+          v_timings := v_timings || jsonb_build_object('drop_keys', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+        END IF;
+
+        -- Earlier versions of this job's invoices: their stores are touched too.
+        DROP TABLE IF EXISTS pg_temp.ingest_old_orders;
+        CREATE TEMP TABLE ingest_old_orders ON COMMIT DROP AS
+          SELECT o.id, o.store_id FROM data.orders o
+          JOIN pg_temp.ingest_invoices i ON o.invoice_number = i.invoice_number COLLATE "default";
+        DELETE FROM data.invoice_items it USING pg_temp.ingest_old_orders o WHERE it.order_id = o.id;
+        DELETE FROM data.mangalam_invoices m USING pg_temp.ingest_invoices i WHERE m.invoice_number = i.invoice_number;
+        v_timings := v_timings || jsonb_build_object('replace', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+
+        t := clock_timestamp();
+        EXECUTE 'INSERT INTO data.mangalam_invoices (invoice_number, line_no, upload_job_id, source_line, store_id,
+                   product_key, invoice_date, invoice_id, invoice_status, customer_id, customer_name, due_date,
+                   purchase_order, sales_order_number, product_id, item_name, sku, brand, category_name, item_desc,
+                   quantity, usage_unit, item_price, mrp, discount, discount_amount, item_total, subtotal, total,
+                   balance, item_tax_pct, item_tax_amount, hsn_sac, currency_code, warehouse_name, sales_person,
+                   billing_city, billing_state, billing_country, billing_code, shipping_city, shipping_state,
+                   shipping_country, shipping_code, payment_terms, notes, extra, is_void, is_return, is_product) '
+                || typed;
+        GET DIAGNOSTICS v_loaded = ROW_COUNT;
+        v_timings := v_timings || jsonb_build_object('lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+        IF v_bulk THEN
+          ANALYZE data.mangalam_invoices (invoice_number, store_id, product_key, source_line);
+        END IF;
+
+        t := clock_timestamp();
+        SELECT (d ->> 'new_stores')::integer, (d ->> 'new_products')::integer,
+               ARRAY(SELECT jsonb_array_elements_text(d -> 'touched'))
+          INTO v_new_stores, v_new_products, v_touched
+        FROM (SELECT app.derive_from_lines(p_job) AS d) q;
+        v_timings := v_timings || jsonb_build_object('derive', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+
+        IF v_bulk THEN
+          t := clock_timestamp();
+          FOREACH v_stmt IN ARRAY v_recreate LOOP
+            EXECUTE v_stmt;
+          END LOOP;
+          v_timings := v_timings || jsonb_build_object('keys', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+        END IF;
+
+        IF j.dry_run THEN
+          RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = c_dry_run;
+        END IF;
+
+        t := clock_timestamp();
+        PERFORM app.refresh_derived(v_touched, 'upload');
+        v_timings := v_timings || jsonb_build_object('refresh', round(extract(epoch FROM clock_timestamp() - t) * 1000),
+          'refresh_steps', coalesce(nullif(current_setting('mangalm.refresh_timings', true), '')::jsonb, '{}'));
+      EXCEPTION WHEN raise_exception THEN
+        IF SQLERRM <> c_dry_run THEN
+          RAISE;
+        END IF;
+      END;
+      EXIT attempt;
+    EXCEPTION
+      WHEN invalid_text_representation OR numeric_value_out_of_range OR check_violation THEN
+        -- a cell that is not a plain number: everything again, the careful way
+        IF v_careful THEN
+          RAISE;
+        END IF;
+        v_careful := true;
+        v_timings := v_timings || jsonb_build_object('fast_path_failed', SQLERRM);
+    END;
+  END LOOP;
+
+  IF v_loaded + v_rejected <> v_lines THEN
+    RAISE EXCEPTION 'upload job %: % loaded + % rejected <> % lines; nothing was changed', p_job, v_loaded, v_rejected, v_lines;
+  END IF;
+
+  t := clock_timestamp();
+  EXECUTE format('DROP TABLE %s', stg);
+  v_timings := v_timings || jsonb_build_object('drop_staging', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_result := jsonb_build_object(
+    'job_id', p_job, 'status', 'succeeded', 'dry_run', j.dry_run, 'lines', v_lines, 'loaded', v_loaded,
+    'rejected', v_rejected, 'new_stores', v_new_stores, 'new_products', v_new_products,
+    'seconds', round(extract(epoch FROM clock_timestamp() - t0)::numeric, 3),
+    'message', format('%s%s lines: %s loaded, %s rejected; %s new stores, %s new products',
+                      CASE WHEN j.dry_run THEN 'dry run, nothing written: ' ELSE '' END,
+                      v_lines, v_loaded, v_rejected, v_new_stores, v_new_products));
+  UPDATE data.upload_jobs
+  SET status = 'succeeded', loaded = v_loaded, rejected = v_rejected, new_stores = v_new_stores,
+      new_products = v_new_products, finished_at = clock_timestamp(), last_error = NULL,
+      processing_ms = round(extract(epoch FROM clock_timestamp() - t0) * 1000),
+      message = v_result ->> 'message', locked_by = NULL,
+      timings = v_timings || jsonb_build_object('path', CASE WHEN v_bulk THEN 'bulk' ELSE 'incremental' END,
+                                                'numbers', CASE WHEN v_careful THEN 'careful' ELSE 'fast' END)
+  WHERE id = p_job;
+  PERFORM app.publish_event(jsonb_build_object('type', 'upload_finished', 'job_id', p_job, 'status', 'succeeded',
+    'dry_run', j.dry_run, 'lines', v_lines, 'loaded', v_loaded, 'rejected', v_rejected,
+    'new_stores', v_new_stores, 'new_products', v_new_products));
+  -- (The data_changed event with the touched stores is app.refresh_derived's to send.)
+  RETURN v_result;
+END
+$$;
+
+-- Stores, products, orders and invoice_items from the lines one job loaded into
+-- mangalam_invoices; returns {"new_stores", "new_products", "touched": [store ids]}.
+-- Called by app.process_bulk_upload_complete only, in its transaction (it reads that
+-- function's pg_temp.ingest_invoices and pg_temp.ingest_old_orders). Hash aggregates
+-- (GROUP BY), not DISTINCT ON sorts; upserts change a row only when something differs, so
+-- loading the same file twice changes nothing.
+CREATE FUNCTION app.derive_from_lines(p_job bigint) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_new_stores integer;
+  v_new_products integer;
+  v_touched text[];
+BEGIN
+  -- The latest line (by invoice date, then file line) of each store and each product: their
+  -- names, cities, prices are taken from it. One scan, two hash aggregates.
+  DROP TABLE IF EXISTS pg_temp.ingest_latest;
+  CREATE TEMP TABLE ingest_latest ON COMMIT DROP AS
+    SELECT CASE WHEN grouping(m.store_id) = 0 THEN 's' ELSE 'p' END AS kind,
+           max(((m.invoice_date - DATE '1900-01-01')::bigint << 31) | m.source_line) & 2147483647 AS source_line
+    FROM data.mangalam_invoices m JOIN pg_temp.ingest_invoices i USING (invoice_number)
+    GROUP BY GROUPING SETS ((m.store_id), (m.product_key))
+    HAVING grouping(m.store_id) = 0 OR m.product_key IS NOT NULL;
+  DROP TABLE IF EXISTS pg_temp.ingest_latest_lines;
+  CREATE TEMP TABLE ingest_latest_lines ON COMMIT DROP AS
+    SELECT l.kind, m.* FROM data.mangalam_invoices m
+    JOIN pg_temp.ingest_invoices i USING (invoice_number)
+    JOIN pg_temp.ingest_latest l ON l.source_line = m.source_line;
+
+  -- Stores. Rows the export owns (source 'import') follow its latest data; a store created by
+  -- hand keeps what people typed.
+  WITH up AS (
+    INSERT INTO data.stores AS st (id, name, city, state, country, postal_code, sales_person,
+                                   currency_code, payment_terms, source, first_order_date, last_order_date)
+    SELECT m.store_id, coalesce(m.customer_name, m.store_id), coalesce(m.billing_city, m.shipping_city),
+           coalesce(m.billing_state, m.shipping_state), coalesce(m.billing_country, m.shipping_country),
+           coalesce(m.billing_code, m.shipping_code), m.sales_person, m.currency_code, m.payment_terms,
+           'import', m.invoice_date, m.invoice_date
+    FROM pg_temp.ingest_latest_lines m WHERE m.kind = 's'
+    ORDER BY m.store_id
+    ON CONFLICT (id) DO UPDATE
+      SET name = excluded.name, city = excluded.city, state = excluded.state, country = excluded.country,
+          postal_code = excluded.postal_code, sales_person = excluded.sales_person,
+          currency_code = excluded.currency_code, payment_terms = excluded.payment_terms
+      WHERE st.source = 'import'
+        AND excluded.last_order_date >= coalesce(st.last_order_date, excluded.last_order_date)
+        AND (st.name, st.city, st.state, st.country, st.postal_code, st.sales_person, st.currency_code, st.payment_terms)
+            IS DISTINCT FROM (excluded.name, excluded.city, excluded.state, excluded.country, excluded.postal_code,
+                              excluded.sales_person, excluded.currency_code, excluded.payment_terms)
+    RETURNING (xmax = 0) AS inserted)
+  SELECT count(*) FILTER (WHERE inserted) INTO v_new_stores FROM up;
+
+  -- Products: only product lines (non-product lines never become products).
+  WITH up AS (
+    INSERT INTO data.products AS p (product_key, external_id, sku, name, description, category, brand,
+                                    usage_unit, unit_price, mrp, hsn_sac, tax_rate, source)
+    SELECT m.product_key, m.product_id, m.sku, coalesce(m.item_name, m.sku, m.product_id), m.item_desc,
+           m.category_name, m.brand, m.usage_unit,
+           CASE WHEN m.item_price >= 0 AND m.item_price < 1e12 THEN round(m.item_price, 2) END,
+           CASE WHEN m.mrp >= 0 AND m.mrp < 1e12 THEN round(m.mrp, 2) END, m.hsn_sac,
+           CASE WHEN m.item_tax_pct BETWEEN 0 AND 100 THEN m.item_tax_pct END, 'import'
+    FROM pg_temp.ingest_latest_lines m WHERE m.kind = 'p'
+    ORDER BY m.product_key
+    ON CONFLICT (product_key) DO UPDATE
+      SET external_id = excluded.external_id, sku = excluded.sku, name = excluded.name,
+          description = excluded.description, category = excluded.category, brand = excluded.brand,
+          usage_unit = excluded.usage_unit,
+          -- a free-goods line (price 0) does not make the product free
+          unit_price = coalesce(nullif(excluded.unit_price, 0), p.unit_price, excluded.unit_price),
+          mrp = coalesce(excluded.mrp, p.mrp), hsn_sac = excluded.hsn_sac, tax_rate = excluded.tax_rate
+      WHERE p.source = 'import'
+        AND (p.external_id, p.sku, p.name, p.description, p.category, p.brand, p.usage_unit,
+             p.unit_price, p.mrp, p.hsn_sac, p.tax_rate)
+            IS DISTINCT FROM (excluded.external_id, excluded.sku, excluded.name, excluded.description,
+                              excluded.category, excluded.brand, excluded.usage_unit,
+                              coalesce(nullif(excluded.unit_price, 0), p.unit_price, excluded.unit_price),
+                              coalesce(excluded.mrp, p.mrp), excluded.hsn_sac, excluded.tax_rate)
+    RETURNING (xmax = 0) AS inserted)
+  SELECT count(*) FILTER (WHERE inserted) INTO v_new_products FROM up;
+
+  -- Orders: one per invoice (void/cancelled ones are kept with status 'void'); totals are
+  -- computed from the lines, so returns (negative lines) are netted out.
+  INSERT INTO data.orders AS o (store_id, source, invoice_number, status, invoice_status, order_date, due_date,
+                                subtotal, tax_amount, total_amount, item_count, currency_code, sales_person, notes)
+  -- (min() over text COLLATE "C" compares bytes; the database's C.UTF-8 collation made the
+  -- same aggregate several times slower. The lines of an invoice carry the same header fields.)
+  SELECT min(m.store_id COLLATE "C"), 'invoice', m.invoice_number,
+         CASE WHEN bool_or(m.is_void) THEN 'void' ELSE 'invoiced' END, min(m.invoice_status COLLATE "C"),
+         min(m.invoice_date), min(m.due_date), round(sum(m.line_total), 2), round(sum(m.tax), 2),
+         round(sum(m.line_total) + sum(m.tax), 2), count(*), min(m.currency_code COLLATE "C"),
+         min(m.sales_person COLLATE "C"), min(m.notes COLLATE "C")
+  FROM (SELECT invoice_number, store_id, is_void, invoice_status, invoice_date, due_date, currency_code,
+               sales_person, notes, coalesce(item_tax_amount, 0) AS tax,
+               coalesce(item_total, round(quantity * item_price - coalesce(discount_amount, 0), 2)) AS line_total
+        FROM data.mangalam_invoices JOIN pg_temp.ingest_invoices USING (invoice_number)) m
+  GROUP BY m.invoice_number
+  ORDER BY m.invoice_number
+  ON CONFLICT (invoice_number) DO UPDATE
+    SET store_id = excluded.store_id, status = excluded.status, invoice_status = excluded.invoice_status,
+        order_date = excluded.order_date, due_date = excluded.due_date, subtotal = excluded.subtotal,
+        tax_amount = excluded.tax_amount, total_amount = excluded.total_amount, item_count = excluded.item_count,
+        currency_code = excluded.currency_code, sales_person = excluded.sales_person, notes = excluded.notes
+    WHERE (o.store_id, o.status, o.invoice_status, o.order_date, o.due_date, o.subtotal, o.tax_amount,
+           o.total_amount, o.item_count, o.currency_code, o.sales_person, o.notes)
+          IS DISTINCT FROM (excluded.store_id, excluded.status, excluded.invoice_status, excluded.order_date,
+                            excluded.due_date, excluded.subtotal, excluded.tax_amount, excluded.total_amount,
+                            excluded.item_count, excluded.currency_code, excluded.sales_person, excluded.notes);
+
+  DROP TABLE IF EXISTS pg_temp.ingest_orders;
+  CREATE TEMP TABLE ingest_orders ON COMMIT DROP AS
+    SELECT o.id, o.invoice_number COLLATE "C" AS invoice_number, o.store_id FROM data.orders o
+    JOIN pg_temp.ingest_invoices i ON o.invoice_number = i.invoice_number COLLATE "default";
+  ANALYZE pg_temp.ingest_orders;
+
+  -- The invoices' lines (their earlier lines were deleted by the caller).
+  INSERT INTO data.invoice_items (order_id, line_no, product_id, item_name, quantity, unit_price,
+                                  discount_amount, tax_amount, line_total, is_return, is_product)
+  SELECT o.id, m.line_no, p.id, coalesce(m.item_name, m.sku, m.product_id), m.quantity,
+         coalesce(m.item_price, CASE WHEN m.quantity <> 0 AND abs(m.item_total / m.quantity) < 1e11
+                                     THEN round(m.item_total / m.quantity, 4) END),
+         m.discount_amount, m.item_tax_amount,
+         coalesce(m.item_total, round(m.quantity * m.item_price - coalesce(m.discount_amount, 0), 2)),
+         m.is_return, m.is_product
+  FROM data.mangalam_invoices m
+  JOIN pg_temp.ingest_orders o ON o.invoice_number = m.invoice_number
+  LEFT JOIN data.products p ON p.product_key = m.product_key;
+
+  -- Touched: the stores of this job's invoices, and the stores those invoices belonged to before.
+  SELECT coalesce(array_agg(DISTINCT s ORDER BY s), '{}') INTO v_touched
+  FROM (SELECT store_id AS s FROM pg_temp.ingest_orders UNION SELECT store_id FROM pg_temp.ingest_old_orders) q;
+
+  -- First and last order dates of the touched stores, from their (non-void) invoices.
+  UPDATE data.stores s SET first_order_date = a.f, last_order_date = a.l
+  FROM (SELECT t.id, min(o.order_date) AS f, max(o.order_date) AS l
+        FROM unnest(v_touched) AS t(id)
+        LEFT JOIN data.orders o ON o.store_id = t.id AND o.source = 'invoice' AND o.status <> 'void'
+        GROUP BY t.id) a
+  WHERE s.id = a.id AND (s.first_order_date, s.last_order_date) IS DISTINCT FROM (a.f, a.l);
+
+  RETURN jsonb_build_object('new_stores', v_new_stores, 'new_products', v_new_products, 'touched', to_jsonb(v_touched));
+END
+$$;

@@ -1,0 +1,119 @@
+-- Customer segments: RFM quintiles, a named segment, a value class and a churn risk judged
+-- against each store's own rhythm.
+--
+-- churn_risk is the posterior probability that the store has stopped ordering, given that it
+-- has been silent for e days: with a prior of 5 % that a store stops, and S(e) the chance
+-- that a store still ordering would be silent this long,
+--     churn_risk = 0.05 / (0.05 + 0.95 S(e)).
+-- S(e) comes from the store's own gaps: a normal tail around its median gap m with its robust
+-- spread s (at least 10 % of m and one day), mixed with 10 % of a skipped order (a gap of
+-- 2m), using the logistic approximation of the normal CDF (1 / (1 + exp(-1.702 z))). So a
+-- weekly store silent for 5 weeks is almost surely lost (risk about 1.0), while a monthly store
+-- silent for 5 weeks is merely a little late (about 0.2). Stores with fewer than 3 order
+-- days borrow the median gap of all stores (and a wide spread of half of it).
+--
+-- Segment names, first rule that matches:
+--   lost            churn risk >= 0.9 and silent for more than a year
+--   cannot lose     churn risk >= 0.9, frequency or monetary score >= 4 (valuable and slipping)
+--   hibernating     churn risk >= 0.9
+--   new             fewer than 3 orders, the first within the last 90 days
+--   at risk         churn risk >= 0.5
+--   champions       frequency and monetary scores >= 4
+--   loyal           frequency and monetary scores >= 3
+--   potential loyalist  recency score >= 4, frequency score <= 2
+--   needs attention everything else
+-- segment_value: high when (F + M) / 2 >= 4, medium when >= 2.5, else low.
+
+-- Recomputes customer_segments for every store with an invoice on or before p_as_of (the
+-- quintiles are relative to all stores, so one upload can move anyone's scores; it reads only
+-- data.orders, so it is cheap); returns the number of stores segmented.
+CREATE FUNCTION app.recompute_segments(p_as_of date) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_count integer;
+BEGIN
+  WITH inv AS (
+    SELECT o.store_id, o.order_date, o.total_amount
+    FROM data.orders o
+    WHERE o.source = 'invoice' AND o.status <> 'void' AND o.order_date <= p_as_of
+  ), revenue AS (
+    -- Net of returns: return lines are negative and included in the invoice totals, and
+    -- credit invoices (negative totals) count too.
+    SELECT i.store_id, sum(i.total_amount) AS revenue, min(i.order_date) AS first_day, max(i.order_date) AS last_day
+    FROM inv i GROUP BY i.store_id
+  ), days AS (
+    SELECT i.store_id, i.order_date AS day FROM inv i WHERE i.total_amount > 0 GROUP BY i.store_id, i.order_date
+  ), seq AS (
+    SELECT d.store_id, d.day - lag(d.day) OVER (PARTITION BY d.store_id ORDER BY d.day) AS gap,
+           row_number() OVER (PARTITION BY d.store_id ORDER BY d.day DESC) AS back
+    FROM days d
+  ), gaps AS (
+    SELECT s.store_id, count(*)::integer AS n_days,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY s.gap) FILTER (WHERE s.back <= 24) AS med
+    FROM seq s GROUP BY s.store_id
+  ), spread AS (
+    SELECT s.store_id, 1.4826 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(s.gap - g.med)) AS mad
+    FROM seq s JOIN gaps g ON g.store_id = s.store_id
+    WHERE s.back <= 24 AND s.gap IS NOT NULL GROUP BY s.store_id
+  ), population AS (
+    SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY g.med) FILTER (WHERE g.n_days >= 3), 30) AS med
+    FROM gaps g
+  ), base AS (
+    SELECT r.store_id, r.revenue, r.first_day, r.last_day, coalesce(g.n_days, 0) AS n_orders,
+           p_as_of - r.last_day AS recency,
+           coalesce(g.n_days, 0) * 30.0 / greatest(30, p_as_of - r.first_day + 1) AS frequency,
+           CASE WHEN g.n_days >= 3 THEN g.med ELSE pop.med END AS m,
+           CASE WHEN g.n_days >= 3 THEN greatest(sp.mad, 0.1 * g.med, 1) ELSE greatest(pop.med / 2, 1) END AS s
+    FROM revenue r
+    CROSS JOIN population pop
+    LEFT JOIN gaps g ON g.store_id = r.store_id
+    LEFT JOIN spread sp ON sp.store_id = r.store_id
+  ), scored AS (
+    SELECT b.*,
+           ntile(5) OVER (ORDER BY b.recency DESC, b.store_id) AS r_score,
+           ntile(5) OVER (ORDER BY b.frequency, b.store_id) AS f_score,
+           ntile(5) OVER (ORDER BY b.revenue, b.store_id) AS m_score,
+           0.05 / (0.05 + 0.95 * (
+             0.9 / (1 + exp(greatest(-50, least(50, 1.702 * (b.recency - b.m) / b.s))))
+             + 0.1 / (1 + exp(greatest(-50, least(50, 1.702 * (b.recency - 2 * b.m) / (b.s * sqrt(2)))))))) AS churn
+    FROM base b
+  ), named AS (
+    SELECT s.*,
+           CASE WHEN s.churn >= 0.9 AND s.recency > 365 THEN 'lost'
+                WHEN s.churn >= 0.9 AND (s.f_score >= 4 OR s.m_score >= 4) THEN 'cannot lose'
+                WHEN s.churn >= 0.9 THEN 'hibernating'
+                WHEN s.n_orders < 3 AND p_as_of - s.first_day <= 90 THEN 'new'
+                WHEN s.churn >= 0.5 THEN 'at risk'
+                WHEN s.f_score >= 4 AND s.m_score >= 4 THEN 'champions'
+                WHEN s.f_score >= 3 AND s.m_score >= 3 THEN 'loyal'
+                WHEN s.r_score >= 4 AND s.f_score <= 2 THEN 'potential loyalist'
+                ELSE 'needs attention' END AS segment,
+           CASE WHEN (s.f_score + s.m_score) / 2.0 >= 4 THEN 'high'
+                WHEN (s.f_score + s.m_score) / 2.0 >= 2.5 THEN 'medium' ELSE 'low' END AS value
+    FROM scored s
+  ), written AS (
+    INSERT INTO data.customer_segments AS c (store_id, recency_days, recency_score, frequency_score, monetary_score,
+                                             segment_name, segment_value, order_count, order_frequency,
+                                             typical_gap_days, total_revenue, churn_risk, last_order_date, as_of)
+    SELECT n.store_id, n.recency, n.r_score, n.f_score, n.m_score, n.segment, n.value, n.n_orders,
+           round(n.frequency, 3), CASE WHEN n.n_orders >= 3 THEN round(n.m::numeric, 2) END, round(n.revenue, 2),
+           round(least(1, greatest(0, n.churn))::numeric, 3), n.last_day, p_as_of
+    FROM named n
+    ON CONFLICT (store_id) DO UPDATE
+      SET recency_days = excluded.recency_days, recency_score = excluded.recency_score,
+          frequency_score = excluded.frequency_score, monetary_score = excluded.monetary_score,
+          segment_name = excluded.segment_name, segment_value = excluded.segment_value,
+          order_count = excluded.order_count, order_frequency = excluded.order_frequency,
+          typical_gap_days = excluded.typical_gap_days, total_revenue = excluded.total_revenue,
+          churn_risk = excluded.churn_risk, last_order_date = excluded.last_order_date, as_of = excluded.as_of
+    RETURNING c.store_id
+  )
+  SELECT count(*) INTO v_count FROM written;
+
+  -- Stores without any invoice as of p_as_of have no segment.
+  DELETE FROM data.customer_segments c
+  WHERE NOT EXISTS (SELECT FROM data.orders o WHERE o.store_id = c.store_id AND o.source = 'invoice'
+                      AND o.status <> 'void' AND o.order_date <= p_as_of);
+  RETURN v_count;
+END
+$$;

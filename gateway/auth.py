@@ -1,0 +1,202 @@
+"""/auth: log in (a JWT for PostgREST), who am I, log out (revoke the token).
+
+The database checks the password and the login limits (app.login in functions/auth.sql) and
+keeps the revocations; this module only signs and reads tokens. Errors are JSON shaped like
+PostgREST's ({code, message, details, hint}), so clients handle both the same way.
+"""
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import uuid
+from datetime import datetime, timezone
+
+import jwt
+import psycopg
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from . import tokens
+from .db import aconnect
+
+# A login body is two short strings; anything bigger is not a login.
+MAX_BODY_BYTES = 16 * 1024
+
+
+class AuthError(Exception):
+    """A request the service refuses; becomes a JSON error with this status."""
+
+    def __init__(self, status: int, code: str, message: str, hint: str | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.hint = status, code, message, hint
+        self.headers = headers or {}
+
+    def response(self) -> JSONResponse:
+        headers = dict(self.headers)
+        if self.status == 401:
+            headers.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"')
+        return JSONResponse({"code": self.code, "message": self.message, "details": None, "hint": self.hint},
+                            status_code=self.status, headers=headers)
+
+
+def json_errors(handler):
+    """Turns AuthError into its JSON answer, and a database that does not answer into 503."""
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> JSONResponse:
+        try:
+            return await handler(request)
+        except AuthError as e:
+            return e.response()
+        except psycopg.OperationalError as e:
+            first = (str(e).strip().splitlines() or ["no answer"])[0][:200]
+            return AuthError(503, "DATABASE_UNAVAILABLE", f"the database is not reachable right now ({first}); "
+                             "retry in a moment").response()
+    return wrapper
+
+
+def iso(epoch: int | float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address: nginx's X-Forwarded-For (it sets it to $remote_addr; the service
+    listens on loopback only, so only nginx or a local process can set it), else the peer."""
+    candidate = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    if not candidate and request.client:
+        candidate = request.client.host
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+def bearer_token(request: Request, allow_query: bool = False) -> str:
+    """The token of the request: `Authorization: Bearer ...`, or (for EventSource, which
+    cannot send headers) `?token=...` where allowed."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if allow_query and request.query_params.get("token"):
+        return request.query_params["token"]
+    raise AuthError(401, "NO_TOKEN", "this needs a token: send Authorization: Bearer TOKEN",
+                    "get one with POST /auth/login")
+
+
+async def authenticate(request: Request, allow_query: bool = False) -> dict:
+    """The claims of the request's token after every check PostgREST makes too: signature
+    (HS256 only, so alg none is refused), expiry, audience, a role of this API, not revoked,
+    and its account still active with the same role. Raises AuthError (401) otherwise."""
+    token = bearer_token(request, allow_query)
+    settings = request.app.state.settings
+    try:
+        claims = tokens.verify(settings, token)
+    except jwt.ExpiredSignatureError:
+        raise AuthError(401, "TOKEN_EXPIRED", "the token has expired; log in again") from None
+    except jwt.InvalidAudienceError:
+        raise AuthError(401, "TOKEN_INVALID", "the token is not for this API (wrong audience)") from None
+    except jwt.InvalidTokenError as e:
+        raise AuthError(401, "TOKEN_INVALID", f"the token is not valid: {e}") from None
+    if claims.get("role") not in tokens.ROLES:
+        raise AuthError(401, "TOKEN_INVALID", f"the token's role {claims.get('role')} is not a role of this API")
+    try:
+        jti = uuid.UUID(str(claims.get("jti")))
+    except ValueError:
+        jti = None
+    user_id = claims.get("sub")
+    async with await aconnect(settings, autocommit=True) as conn:
+        if jti is not None:
+            row = await (await conn.execute("SELECT app.token_revoked(%s)", (jti,))).fetchone()
+            if row[0]:
+                raise AuthError(401, "TOKEN_REVOKED", "this token was revoked (logged out); log in again")
+        user = None
+        if user_id:
+            try:
+                cur = await conn.execute("SELECT * FROM app.session_user_info(%s)", (str(uuid.UUID(str(user_id))),))
+                user = await cur.fetchone()
+            except ValueError:
+                user = None
+            if user is None:
+                raise AuthError(401, "ACCOUNT_GONE", "the account of this token no longer exists or was deactivated")
+            names = [c.name for c in cur.description]
+            user = dict(zip(names, user))
+            if user["role"] != claims["role"]:
+                raise AuthError(401, "ROLE_CHANGED", "the account's role changed since this token was issued; log in again")
+    claims["_jti"] = jti
+    claims["_user"] = user
+    return claims
+
+
+def _user_json(user: dict | None) -> dict | None:
+    if not user:
+        return None
+    return {"id": str(user["user_id"]), "email": user["email"], "role": user["role"],
+            "full_name": user["full_name"], "sales_person": user["sales_person"]}
+
+
+async def _login_body(request: Request) -> tuple[str, str]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise AuthError(413, "TOO_LARGE", "a login is an email and a password; this body is too large")
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise AuthError(400, "BAD_REQUEST", 'send a JSON object: {"email": "...", "password": "..."}')
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not email.strip() or not isinstance(password, str) or not password:
+        raise AuthError(400, "BAD_REQUEST", "give both email and password, as strings")
+    return email.strip(), password
+
+
+@json_errors
+async def login(request: Request) -> JSONResponse:
+    """POST /auth/login {email, password} -> {token, token_type, expires_at, user}."""
+    email, password = await _login_body(request)
+    settings = request.app.state.settings
+    async with await aconnect(settings, autocommit=True) as conn:
+        cur = await conn.execute("SELECT * FROM app.login(%s, %s, %s)", (email, password, client_address(request)))
+        row = dict(zip([c.name for c in cur.description], await cur.fetchone()))
+    if row["outcome"] == "locked":
+        wait = int(row["retry_after"])
+        raise AuthError(429, "TOO_MANY_FAILED_LOGINS",
+                        f"too many failed logins for this account or from this address; retry in {wait} s",
+                        headers={"Retry-After": str(wait)})
+    if row["outcome"] != "ok":
+        raise AuthError(401, "INVALID_LOGIN", "the email or the password is wrong")
+    token, claims = tokens.issue(settings, row["role"], str(row["user_id"]), row["email"])
+    return JSONResponse({"token": token, "token_type": "Bearer", "expires_at": iso(claims["exp"]),
+                         "user": _user_json(row)})
+
+
+@json_errors
+async def me(request: Request) -> JSONResponse:
+    """GET /auth/me -> the token's account, role and expiry."""
+    claims = await authenticate(request)
+    return JSONResponse({"user": _user_json(claims["_user"]), "role": claims["role"],
+                         "expires_at": iso(claims["exp"]),
+                         "token_id": str(claims["_jti"]) if claims["_jti"] else None})
+
+
+@json_errors
+async def logout(request: Request) -> JSONResponse:
+    """POST /auth/logout -> revokes the token's jti; PostgREST refuses it from then on."""
+    claims = await authenticate(request)
+    if claims["_jti"] is None:
+        raise AuthError(422, "NOT_REVOCABLE", "this token has no id (jti), so it cannot be revoked",
+                        "it stops working when it expires")
+    user_id = str(claims["_user"]["user_id"]) if claims["_user"] else None
+    async with await aconnect(request.app.state.settings, autocommit=True) as conn:
+        await conn.execute("SELECT app.revoke_token(%s, %s, to_timestamp(%s))", (claims["_jti"], user_id, claims["exp"]))
+    return JSONResponse({"revoked": True, "token_id": str(claims["_jti"])})
+
+
+ROUTES = [
+    Route("/auth/login", login, methods=["POST"]),
+    Route("/auth/me", me, methods=["GET"]),
+    Route("/auth/logout", logout, methods=["POST"]),
+]

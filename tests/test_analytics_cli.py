@@ -1,0 +1,129 @@
+"""`mangalm predict` and `mangalm backtest` against a real database holding a generated history
+(tests/analytics_fixture.py), through the click commands themselves."""
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date, timedelta
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from analytics_fixture import load_generated
+from cli.main import cli
+
+REQUIRED_COLUMNS = ["customer_id", "customer_name", "predicted_date", "confidence", "product_id",
+                    "item_name", "quantity", "amount"]
+
+
+@pytest.fixture(scope="module")
+def history(db_url, tmp_path_factory):
+    """A small generated history (40 stores, about 18 months); returns its last invoice date."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        load_generated(conn, 8000, tmp_path_factory.mktemp("generated"), stores=40)
+        return conn.execute("SELECT max(order_date) FROM data.orders WHERE status <> 'void'").fetchone()[0]
+
+
+@pytest.fixture
+def run(db_url):
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), env={"DATABASE_URL": db_url}, catch_exceptions=False)
+    return invoke
+
+
+def test_commands_have_help(run):
+    for command in ("predict", "backtest"):
+        result = run(command, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.output and len(result.output) > 300
+
+
+def test_predict_writes_the_csv_one_row_per_item(run, history, conn, tmp_path):
+    out = tmp_path / "predictions.csv"
+    result = run("predict", "--csv", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"as of {history}" in result.output and "Wrote" in result.output
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and set(REQUIRED_COLUMNS) <= set(rows[0])
+    items = conn.execute("""SELECT count(*) FROM data.predicted_order_items i
+                            JOIN data.predicted_orders p ON p.id = i.predicted_order_id WHERE p.status = 'pending'""").fetchone()[0]
+    without = conn.execute("""SELECT count(*) FROM data.predicted_orders p WHERE p.status = 'pending'
+                              AND NOT EXISTS (SELECT FROM data.predicted_order_items i WHERE i.predicted_order_id = p.id)""").fetchone()[0]
+    assert len(rows) == items + without
+    stores = dict(conn.execute("SELECT id, name FROM data.stores").fetchall())
+    product_ids = {r[0] for r in conn.execute("SELECT coalesce(external_id, sku) FROM data.products")}
+    for row in rows:
+        assert stores[row["customer_id"]] == row["customer_name"]
+        assert date.fromisoformat(row["predicted_date"]) > history
+        assert 0 <= float(row["confidence"]) <= 1
+        if row["product_id"]:
+            assert row["product_id"] in product_ids and row["product_id"].startswith("PROD-")
+            assert float(row["quantity"]) > 0 and float(row["amount"]) >= 0 and row["item_name"]
+
+
+def test_predict_as_of_uses_only_earlier_invoices(run, history, conn):
+    as_of = history - timedelta(days=60)
+    result = run("predict", "--as-of", as_of.isoformat(), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["as_of"] == as_of.isoformat() and summary["predictions"] > 0
+    rows = conn.execute("""SELECT as_of, (justification ->> 'last_order')::date, predicted_date
+                           FROM data.predicted_orders WHERE status = 'pending'""").fetchall()
+    assert rows and all(a == as_of and last <= as_of < predicted for a, last, predicted in rows)
+
+
+def test_bad_input_is_refused_and_changes_nothing(run, history, conn, tmp_path):
+    before = conn.execute("SELECT count(*), max(updated_at) FROM data.predicted_orders").fetchone()
+    result = run("predict", "--as-of", "2025-13-40")
+    assert result.exit_code == 2 and "does not match the format" in result.output
+    result = run("predict", "--csv", str(tmp_path / "no" / "such" / "folder.csv"))
+    assert result.exit_code == 1 and "does not exist" in result.output
+    result = run("predict", "--csv", str(tmp_path))
+    assert result.exit_code != 0
+    assert conn.execute("SELECT count(*), max(updated_at) FROM data.predicted_orders").fetchone() == before
+    result = run("backtest", "--cutoff", (history - timedelta(days=10)).isoformat(), "--horizon", "90")
+    assert result.exit_code == 1 and "choose a cutoff between" in result.output
+    result = run("backtest", "--cutoff", history.isoformat(), "--horizon", "1000")
+    assert result.exit_code == 2
+    assert not list(tmp_path.iterdir())  # no stray temp file from the refused CSV
+
+
+def test_backtest_reports_and_records(run, history, conn):
+    cutoff = history - timedelta(days=90)
+    result = run("backtest", "--cutoff", cutoff.isoformat(), "--horizon", "60", "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    for key in ("dates", "baskets", "calibration", "calibration_max_gap", "confidence_fit"):
+        assert key in figures
+    assert {"hit_rate_7d", "mae_days", "brier"} <= set(figures["dates"]["model"])
+    assert {"hit_rate_7d", "mae_days"} <= set(figures["dates"]["baseline"])
+    assert {"recall_at_10", "precision_at_10", "amount_wape"} <= set(figures["baskets"]["model"])
+    latest = conn.execute("SELECT id, cutoff, horizon FROM api.latest_backtest").fetchone()
+    assert latest == (figures["id"], cutoff, 60)
+    text = run("backtest", "--cutoff", cutoff.isoformat(), "--horizon", "60").output
+    assert "within ±7 days" in text and "recall@10" in text and "Calibration" in text
+
+
+def test_refresh_derived_recomputes_the_touched_stores_and_announces_it(run, history, db_url):
+    """The ingest pipeline's hook: only the given stores' predictions change, and listeners of
+    mangalm_events hear {"type": "data_changed", "source": "upload", "store_ids": [...]}."""
+    assert run("predict", "--as-of", (history - timedelta(days=30)).isoformat()).exit_code == 0
+    with psycopg.connect(db_url, autocommit=True) as listener, psycopg.connect(db_url, autocommit=True) as conn:
+        touched, other = [r[0] for r in conn.execute(
+            "SELECT store_id FROM data.predicted_orders WHERE status = 'pending' ORDER BY store_id LIMIT 2")]
+        listener.execute("LISTEN mangalm_events")
+        with conn.transaction():
+            conn.execute("SELECT app.refresh_derived(ARRAY[]::text[])")  # nothing touched: nothing to do
+            conn.execute("SELECT app.refresh_derived(%s)", ([touched],))
+        events = [json.loads(n.payload) for n in listener.notifies(timeout=5, stop_after=1)]
+        as_of = dict(conn.execute("SELECT store_id, as_of FROM data.predicted_orders WHERE status = 'pending'"
+                                  " AND store_id = ANY(%s)", ([touched, other],)).fetchall())
+        refreshed_at = conn.execute("SELECT refreshed_at FROM api.dashboard_summary").fetchone()[0]
+        changed_at = conn.execute("SELECT max(updated_at) FROM data.predicted_orders").fetchone()[0]
+    assert events == [{"type": "data_changed", "source": "upload", "as_of": history.isoformat(),
+                       "store_ids": [touched], "store_count": 1}]
+    assert as_of[touched] == history and as_of[other] == history - timedelta(days=30)
+    assert refreshed_at >= changed_at  # the summary was refreshed after the recompute

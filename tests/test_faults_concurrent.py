@@ -1,0 +1,114 @@
+"""Fault: two uploads with overlapping invoices at once.
+
+"Later" means the upload created later (the higher job id). Whatever order the two jobs are
+picked up and finished in, the tables end exactly as after loading the earlier file and then
+the later one, and no deadlock or serialization error reaches the user.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+
+import psycopg
+import pytest
+
+from fault_helpers import (MANGALM, ROOT, fingerprints, last_json, reference, scratch_db, settings_for,
+                           shared_export, stage)
+from gateway import worker
+
+pytestmark = pytest.mark.slow
+
+# Both files rewrite invoices OV-000001... (the same numbers, other lines, names and prices:
+# another seed) and each has invoices of its own; so A-then-B and B-then-A differ.
+FILE_A = [("OV", 3_000, 31), ("OA", 1_000, 33)]
+FILE_B = [("OV", 3_000, 32), ("OB", 1_000, 34)]
+
+
+@pytest.fixture(scope="module")
+def files():
+    return shared_export("overlap_a", FILE_A), shared_export("overlap_b", FILE_B)
+
+
+@pytest.fixture(scope="module")
+def expected(template, files):
+    a, b = files
+    a_then_b = reference(template, [a, b], "ov_ab")
+    b_then_a = reference(template, [b, a], "ov_ba")
+    # The files must tell the order apart, or the tests below would prove nothing.
+    assert a_then_b != b_then_a
+    return {"ab": a_then_b, "ba": b_then_a}
+
+
+def test_the_later_upload_wins_even_when_its_worker_starts_first(template, files, expected):
+    """The adversarial order: the later job's worker starts first and the earlier job's
+    worker a moment later. The later job must still be applied last."""
+    a, b = files
+    with scratch_db(template, "ov_race") as url:
+        first = stage(url, a)
+        second = stage(url, b)
+        assert first.job_id < second.job_id
+        results: dict[str, dict] = {}
+        errors: list[BaseException] = []
+
+        def run(name: str, job_id: int) -> None:
+            try:
+                results[name] = worker.process_job(settings_for(url), job_id, url=url, timeout=600)
+            except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+                errors.append(e)
+
+        later = threading.Thread(target=run, args=("b", second.job_id))
+        later.start()
+        time.sleep(0.5)
+        earlier = threading.Thread(target=run, args=("a", first.job_id))
+        earlier.start()
+        for t in (later, earlier):
+            t.join(600)
+        assert not errors, errors
+        assert results["a"]["status"] == results["b"]["status"] == "succeeded", results
+        assert results["a"]["attempts"] == results["b"]["attempts"] == 1, "a job failed and was retried"
+        with psycopg.connect(url) as conn:
+            done = dict(conn.execute("SELECT id, finished_at FROM data.upload_jobs WHERE id IN (%s, %s)",
+                                     (first.job_id, second.job_id)).fetchall())
+        assert done[first.job_id] < done[second.job_id], "the later job was applied first"
+        assert fingerprints(url) == expected["ab"]
+
+
+def test_two_mangalm_loads_at_once_equal_loading_one_after_the_other(template, files, expected):
+    """Two `mangalm load --wait --json` started at the same moment, no worker running."""
+    a, b = files
+    with scratch_db(template, "ov_cli") as url:
+        env = dict(os.environ, DATABASE_URL=url)
+        procs = {name: subprocess.Popen([*MANGALM, "load", "--wait", "--json", str(path)], cwd=ROOT, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for name, path in (("a", a), ("b", b))}
+        out = {name: p.communicate(timeout=600) for name, p in procs.items()}
+        for name, p in procs.items():
+            stdout, stderr = out[name]
+            assert p.returncode == 0, f"mangalm load {name} failed:\n{stdout}\n{stderr}"
+            assert "deadlock" not in (stdout + stderr).lower()
+            assert "could not serialize" not in (stdout + stderr).lower()
+        jobs = {name: last_json(out[name][0]) for name in procs}
+        for name, result in jobs.items():
+            assert result["status"] == "succeeded" and result["rejected"] == 0, result
+            assert result["loaded"] == result["lines"] == 4_000
+        order = "ab" if jobs["a"]["job_id"] < jobs["b"]["job_id"] else "ba"
+        assert fingerprints(url) == expected[order]
+
+
+def test_a_waiting_load_runs_the_earlier_upload_first_when_no_worker_runs(template, files, expected):
+    """An earlier upload was only queued (`mangalm load` without --wait) and no worker runs:
+    `mangalm load --wait` of a later file runs the earlier job first, then its own, instead of
+    waiting for ever behind it."""
+    a, b = files
+    with scratch_db(template, "ov_wait") as url:
+        queued = stage(url, a)
+        out = subprocess.run([*MANGALM, "load", "--wait", "--json", str(b)], cwd=ROOT,
+                             env=dict(os.environ, DATABASE_URL=url), capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert last_json(out.stdout)["status"] == "succeeded"
+        with psycopg.connect(url) as conn:
+            status = conn.execute("SELECT status FROM data.upload_jobs WHERE id = %s", (queued.job_id,)).fetchone()[0]
+        assert status == "succeeded"
+        assert fingerprints(url) == expected["ab"]

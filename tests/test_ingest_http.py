@@ -1,0 +1,136 @@
+"""POST /uploads through nginx and the Python service into the real pipeline: 202 with the job,
+its status, the rejects as a safe CSV, 413 over the limit, 401 without a token, 403 for reps."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+import uuid
+
+import httpx
+import pytest
+
+# The upload limit of the test stack's service (read from its environment when it starts,
+# which is after every test module was imported). 8 MB: far above any other test's upload.
+LIMIT = 8 * 1024 * 1024
+os.environ.setdefault("MANGALM_UPLOAD_MAX_BYTES", str(LIMIT))
+
+HEAD = "Invoice Date,Invoice Number,Customer ID,Customer Name,Item Name,Quantity,Item Price\n"
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def wait_for(base: str, token: str, job_id: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{base}/uploads/{job_id}", headers=auth(token), timeout=30)
+        assert r.status_code == 200, r.text
+        job = r.json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.2)
+    pytest.fail(f"upload job {job_id} did not end in {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def manager(token_for):
+    return token_for("manager")
+
+
+@pytest.fixture
+def tag():
+    return "H" + uuid.uuid4().hex[:8].upper()
+
+
+def test_a_manager_uploads_a_csv_and_follows_the_job(gateway_url, manager, tag):
+    body = HEAD + "".join(f"2024-07-0{d},{tag}-{d},{tag}-C,Web Store,Item {d},{d},10\n" for d in range(1, 6))
+    r = httpx.post(f"{gateway_url}/uploads", params={"filename": "web.csv"}, content=body.encode(),
+                   headers={**auth(manager), "Content-Type": "text/csv"}, timeout=60)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["status"] in ("queued", "running", "succeeded") and job["lines"] == 5 and job["filename"] == "web.csv"
+    assert r.headers["location"] == f"/uploads/{job['id']}"
+    done = wait_for(gateway_url, manager, job["id"])
+    assert (done["status"], done["loaded"], done["rejected"], done["new_stores"]) == ("succeeded", 5, 0, 1)
+    listed = httpx.get(f"{gateway_url}/uploads", headers=auth(manager), timeout=30).json()
+    assert job["id"] in [j["id"] for j in listed]
+
+
+def test_an_admin_may_upload_multipart(gateway_url, token_for, tag):
+    body = HEAD + f"2024-07-10,{tag}-1,{tag}-C,Form Store,Item,1,10\n"
+    r = httpx.post(f"{gateway_url}/uploads", files={"file": ("form.csv", body.encode(), "text/csv")},
+                   data={"note": "ignored"}, headers=auth(token_for("admin")), timeout=60)
+    assert r.status_code == 202, r.text
+    done = wait_for(gateway_url, token_for("admin"), r.json()["id"])
+    assert (done["status"], done["loaded"], done["filename"]) == ("succeeded", 1, "form.csv")
+
+
+def test_rejects_csv_neutralises_formulas(gateway_url, manager, tag):
+    body = (HEAD
+            + f"=1+2,{tag}-1,{tag}-C,Bad Store,Item,1,10\n"
+            + f"+2024-07-11,{tag}-2,{tag}-C,Bad Store,Item,1,10\n"
+            + f"-1,{tag}-3,{tag}-C,Bad Store,Item,1,10\n"
+            + f"@SUM(1),{tag}-4,{tag}-C,Bad Store,Item,1,10\n"
+            + f"2024-07-11,{tag}-5,{tag}-C,Good Store,Item,1,10\n")
+    r = httpx.post(f"{gateway_url}/uploads", content=body.encode(), headers={**auth(manager), "Content-Type": "text/csv"},
+                   timeout=60)
+    assert r.status_code == 202, r.text
+    done = wait_for(gateway_url, manager, r.json()["id"])
+    assert (done["loaded"], done["rejected"]) == (1, 4)
+    got = httpx.get(f"{gateway_url}/uploads/{done['id']}/rejects.csv", headers=auth(manager), timeout=30)
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(got.text)))
+    assert table[0] == ["line", "column", "reason", "raw_line"]
+    assert [row[0] for row in table[1:]] == ["2", "3", "4", "5"]
+    for row in table[1:]:
+        assert row[1] == "Invoice Date"
+        assert row[3][0] == "'" and row[3][1] in "=+-@"       # the raw line starts with the formula, neutralised
+
+
+def test_a_refused_file_answers_422_with_the_reason(gateway_url, manager):
+    r = httpx.post(f"{gateway_url}/uploads", content=b"Invoice Date,Customer ID\n2024-01-01,C\n",
+                   headers={**auth(manager), "Content-Type": "text/csv"}, timeout=60)
+    assert r.status_code == 422
+    assert "missing required column" in r.json()["message"] and "Invoice Number" in r.json()["message"]
+
+
+def test_over_the_limit_is_413(gateway_url, manager, tag):
+    line = f"2024-07-12,{tag}-1,{tag}-C,Big Store,{'x' * 200},1,10\n".encode()
+    body = HEAD.encode() + line * (LIMIT // len(line) + 10)
+
+    def chunked():                      # no Content-Length: counted while it streams in
+        for i in range(0, len(body), 1 << 20):
+            yield body[i:i + (1 << 20)]
+
+    before = httpx.get(f"{gateway_url}/uploads", params={"limit": 1}, headers=auth(manager), timeout=30).json()
+    r = httpx.post(f"{gateway_url}/uploads", content=chunked(), headers={**auth(manager), "Content-Type": "text/csv"},
+                   timeout=120)
+    assert r.status_code == 413, r.text[:300]
+    assert "limit" in r.json()["message"]
+    # The half-received upload is failed, never processed.
+    last = httpx.get(f"{gateway_url}/uploads", params={"limit": 1}, headers=auth(manager), timeout=30).json()[0]
+    if not before or last["id"] != before[0]["id"]:
+        assert last["status"] == "failed" and "limit" in last["last_error"]
+    # A declared length over the limit is refused before the body is read.
+    r = httpx.post(f"{gateway_url}/uploads", content=body, timeout=120,
+                   headers={**auth(manager), "Content-Type": "text/csv"})
+    assert r.status_code == 413
+
+
+def test_without_a_token_401_and_for_a_rep_403(gateway_url, token_for):
+    body = (HEAD + "2024-07-13,NOPE-1,C,S,I,1,1\n").encode()
+    r = httpx.post(f"{gateway_url}/uploads", content=body, headers={"Content-Type": "text/csv"}, timeout=30)
+    assert r.status_code == 401
+    rep = token_for("sales_rep")
+    r = httpx.post(f"{gateway_url}/uploads", content=body, headers={**auth(rep), "Content-Type": "text/csv"}, timeout=30)
+    assert r.status_code == 403
+    assert httpx.get(f"{gateway_url}/uploads/1", headers=auth(rep), timeout=30).status_code == 403
+    assert httpx.get(f"{gateway_url}/uploads/1/rejects.csv", timeout=30).status_code == 401
+
+
+def test_an_unknown_job_is_404(gateway_url, manager):
+    assert httpx.get(f"{gateway_url}/uploads/987654321", headers=auth(manager), timeout=30).status_code == 404
+    assert httpx.get(f"{gateway_url}/uploads/987654321/rejects.csv", headers=auth(manager), timeout=30).status_code == 404

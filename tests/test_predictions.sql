@@ -1,0 +1,139 @@
+-- Next-order predictions on small hand-computed histories (functions/predictions.sql).
+BEGIN;
+SELECT plan(27);
+
+-- Fixtures, as the owner ---------------------------------------------------------------------
+INSERT INTO data.stores (id, name, source) VALUES
+  ('TP-WEEKLY', 'Weekly Kirana', 'import'),
+  ('TP-NEW', 'New Provision Store', 'import'),
+  ('TP-LAPSED', 'Lapsed Weekly Mart', 'import'),
+  ('TP-SKIP', 'Skipping Weekly Traders', 'import');
+INSERT INTO data.products (id, product_key, external_id, sku, name, unit_price) VALUES
+  ('dddddddd-0000-4000-8000-000000000001', 'TP-ATTA', 'TP-ATTA', 'SKU-ATTA', 'Atta 5 kg', 240),
+  ('dddddddd-0000-4000-8000-000000000002', 'TP-DAL', 'TP-DAL', 'SKU-DAL', 'Toor Dal 1 kg', 150),
+  ('dddddddd-0000-4000-8000-000000000003', 'TP-TEA', NULL, 'SKU-TEA', 'Leaf Tea 250 g', 120);
+
+-- TP-WEEKLY orders every Monday, 10 times, the last on 2025-03-03. Each order: atta (10 bags,
+-- 12 in the last two orders; price 250, 245 in the last order), dal in 3 of the 10 orders, a
+-- shipping line (no product) and, once, a return of tea. One void invoice on 2025-03-05 and a
+-- credit note (negative total) on 2025-03-04 must change nothing.
+INSERT INTO data.orders (id, store_id, source, invoice_number, status, order_date, total_amount)
+  OVERRIDING SYSTEM VALUE
+SELECT 910000 + g, 'TP-WEEKLY', 'invoice', 'TP-W-' || g, 'invoiced', date '2025-03-03' - 7 * g, 2600
+FROM generate_series(0, 9) g;
+INSERT INTO data.orders (id, store_id, source, invoice_number, status, order_date, total_amount) OVERRIDING SYSTEM VALUE VALUES
+  (910100, 'TP-WEEKLY', 'invoice', 'TP-W-VOID', 'void', '2025-03-05', 5000),
+  (910101, 'TP-WEEKLY', 'invoice', 'TP-W-CREDIT', 'invoiced', '2025-03-04', -120);
+INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total, is_return, is_product)
+SELECT 910000 + g, 1, 'dddddddd-0000-4000-8000-000000000001', CASE WHEN g < 2 THEN 12 ELSE 10 END,
+       CASE WHEN g = 0 THEN 245 ELSE 250 END, CASE WHEN g < 2 THEN 12 ELSE 10 END * CASE WHEN g = 0 THEN 245 ELSE 250 END,
+       false, true
+FROM generate_series(0, 9) g;
+INSERT INTO data.invoice_items (order_id, line_no, product_id, item_name, quantity, unit_price, line_total, is_return, is_product)
+SELECT 910000 + g, 2, NULL, 'Shipping Charges', 1, 80, 80, false, false FROM generate_series(0, 9) g;
+INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total) VALUES
+  (910001, 3, 'dddddddd-0000-4000-8000-000000000002', 4, 150, 600),
+  (910004, 3, 'dddddddd-0000-4000-8000-000000000002', 4, 150, 600),
+  (910007, 3, 'dddddddd-0000-4000-8000-000000000002', 4, 150, 600),
+  (910100, 1, 'dddddddd-0000-4000-8000-000000000003', 40, 120, 4800);
+INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total, is_return) VALUES
+  (910002, 4, 'dddddddd-0000-4000-8000-000000000003', -1, 120, -120, true),
+  (910101, 1, 'dddddddd-0000-4000-8000-000000000003', -1, 120, -120, true);
+
+-- TP-NEW: two orders only. TP-LAPSED: weekly for 8 weeks, then silent since 2025-02-10.
+-- TP-SKIP: weekly with two 14-day gaps among its last gaps, last order 2025-02-24.
+INSERT INTO data.orders (store_id, source, invoice_number, status, order_date, total_amount)
+SELECT 'TP-NEW', 'invoice', 'TP-N-' || g, 'invoiced', date '2025-03-01' - 7 * g, 500 FROM generate_series(0, 1) g
+UNION ALL
+SELECT 'TP-LAPSED', 'invoice', 'TP-L-' || g, 'invoiced', date '2025-02-10' - 7 * g, 700 FROM generate_series(0, 7) g
+UNION ALL
+SELECT 'TP-SKIP', 'invoice', 'TP-S-' || d, 'invoiced', d, 900
+FROM unnest(ARRAY['2025-01-06', '2025-01-13', '2025-01-27', '2025-02-03', '2025-02-10', '2025-02-24']::date[]) d;
+
+-- The forecast -------------------------------------------------------------------------------
+SELECT is((SELECT predicted_date FROM app.forecast_dates('2025-03-04', ARRAY['TP-WEEKLY'])),
+          '2025-03-10'::date, 'a store ordering every 7 days is predicted 7 days after its last order');
+SELECT is((SELECT format('%s %s %s', median_gap, n_orders, last_order) FROM app.forecast_dates('2025-03-04', ARRAY['TP-WEEKLY'])),
+          '7.00 10 2025-03-03', 'its typical gap is 7 days over 10 order days (void and credit invoices ignored)');
+SELECT is_empty($$SELECT * FROM app.forecast_dates('2025-03-04', ARRAY['TP-NEW'])$$,
+                'a store with fewer than 3 orders gets no forecast');
+SELECT is((SELECT predicted_date FROM app.forecast_dates('2025-02-01', ARRAY['TP-WEEKLY'])), '2025-02-03'::date,
+          'as of an earlier date only the invoices on or before it count');
+-- Overdue: TP-SKIP, as of 2025-03-04, has been silent 8 days; of its gaps only the 14-day
+-- ones are longer, so it is predicted at its usual skip, not in the past like the baseline.
+SELECT is((SELECT format('%s %s', predicted_date, baseline_date) FROM app.forecast_dates('2025-03-04', ARRAY['TP-SKIP'])),
+          '2025-03-10 2025-03-03', 'an overdue store is predicted from its longer gaps (baseline: in the past)');
+SELECT ok((SELECT predicted_date > date '2025-03-24' AND predicted_date <= date '2025-03-24' + 7
+           FROM app.forecast_dates('2025-03-24', ARRAY['TP-LAPSED'])),
+          'a store silent longer than any of its gaps is predicted soon (within 7 days)');
+
+-- The basket ---------------------------------------------------------------------------------
+SELECT set_eq($$SELECT product_id FROM app.forecast_baskets('2025-03-04', ARRAY['TP-WEEKLY']) WHERE in_basket$$,
+              ARRAY['dddddddd-0000-4000-8000-000000000001']::uuid[],
+              'the basket is what the store bought in at least half of its recent orders (not returns, not shipping)');
+SELECT is((SELECT format('%s %s %s %s', quantity, unit_price, orders_with, orders_seen)
+           FROM app.forecast_baskets('2025-03-04', ARRAY['TP-WEEKLY']) WHERE product_id = 'dddddddd-0000-4000-8000-000000000001'),
+          '10 245.00 10 10', 'median recent quantity at the latest price');
+SELECT is((SELECT share FROM app.forecast_baskets('2025-03-04', ARRAY['TP-WEEKLY'])
+           WHERE product_id = 'dddddddd-0000-4000-8000-000000000002'), 0.300, 'dal was in 3 of the 10 orders');
+
+-- Recompute ------------------------------------------------------------------------------------
+SELECT is(app.recompute_predictions('2025-03-04', ARRAY['TP-WEEKLY', 'TP-NEW', 'TP-SKIP']), 2,
+          'recompute writes one prediction per store with enough history');
+SELECT is((SELECT count(*) FROM data.predicted_orders WHERE store_id = 'TP-NEW'), 0::bigint, 'a new store gets none');
+SELECT is((SELECT format('%s %s %s %s', predicted_date, status, as_of, total_amount) FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY'),
+          '2025-03-10 pending 2025-03-04 2450.00',
+          'the weekly store: pending, 7 days after its last order, amount = basket sum (10 x 245)');
+SELECT is((SELECT format('%s %s', count(*), sum(line_amount)) FROM data.predicted_order_items i
+           JOIN data.predicted_orders p ON p.id = i.predicted_order_id WHERE p.store_id = 'TP-WEEKLY'),
+          '1 2450.00', 'its basket has the one regular product');
+SELECT ok((SELECT confidence BETWEEN 0 AND 1 FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY'),
+          'confidence is a probability');
+SELECT matches((SELECT justification_text FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY'),
+               '^typical gap 7 ± 0 days over the last 10 orders, last order on 2025-03-03; basket: 1 item bought in ≥ 100% of the last 10 orders',
+               'the justification says the gap, the history and the basket rule');
+SELECT is((SELECT justification -> 'typical_gap_days' FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY'),
+          '7.00'::jsonb, 'and carries the evidence as jsonb');
+SELECT ok((SELECT priority IN ('high', 'medium', 'low') FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY'),
+          'it has a priority');
+
+CREATE TEMP TABLE first_ids AS SELECT store_id, id FROM data.predicted_orders WHERE status = 'pending';
+DO 'BEGIN PERFORM app.recompute_predictions(''2025-03-05'', ARRAY[''TP-WEEKLY'', ''TP-SKIP'']); END';
+SELECT is((SELECT count(*) FROM data.predicted_orders p JOIN first_ids f USING (store_id, id)), 2::bigint,
+          'a pending prediction is replaced in place: same id');
+SELECT is((SELECT count(*) FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY' AND status = 'pending'), 1::bigint,
+          'still one pending prediction per store');
+SELECT is((SELECT as_of FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY'), '2025-03-05'::date, 'with the new as_of');
+
+-- Decisions survive a recompute -----------------------------------------------------------------
+UPDATE data.predicted_orders SET status = 'approved', predicted_date = '2025-03-11', decided_at = now()
+WHERE store_id = 'TP-WEEKLY';
+UPDATE data.predicted_orders SET status = 'dismissed' WHERE store_id = 'TP-SKIP';
+CREATE TEMP TABLE decided AS SELECT * FROM data.predicted_orders WHERE store_id IN ('TP-WEEKLY', 'TP-SKIP');
+DO 'BEGIN PERFORM app.recompute_predictions(''2025-03-06'', NULL); END';
+SELECT set_eq($$SELECT id, status, predicted_date, confidence, total_amount FROM data.predicted_orders
+                WHERE store_id IN ('TP-WEEKLY', 'TP-SKIP') AND status <> 'pending'$$,
+              $$SELECT id, status, predicted_date, confidence, total_amount FROM decided$$,
+              'approved and dismissed predictions are untouched by a recompute');
+SELECT is((SELECT count(*) FROM data.predicted_orders WHERE store_id IN ('TP-WEEKLY', 'TP-SKIP') AND status = 'pending'),
+          0::bigint, 'while no newer invoice arrived, a decision stands: no new pending prediction');
+SELECT is((SELECT count(*) FROM data.predicted_order_items i JOIN decided d ON d.id = i.predicted_order_id
+           WHERE d.store_id = 'TP-WEEKLY'), 1::bigint, 'the approved basket is kept');
+
+INSERT INTO data.orders (id, store_id, source, invoice_number, status, order_date, total_amount) OVERRIDING SYSTEM VALUE
+VALUES (910200, 'TP-WEEKLY', 'invoice', 'TP-W-NEXT', 'invoiced', '2025-03-10', 2450);
+INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total)
+VALUES (910200, 1, 'dddddddd-0000-4000-8000-000000000001', 10, 245, 2450);
+DO 'BEGIN PERFORM app.recompute_predictions(''2025-03-11'', NULL); END';
+SELECT is((SELECT predicted_date FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY' AND status = 'pending'),
+          '2025-03-17'::date, 'after the next invoice the store gets a new pending prediction');
+SELECT is((SELECT p.status FROM data.predicted_orders p JOIN decided d USING (id) WHERE d.store_id = 'TP-WEEKLY'),
+          'approved', 'and the approved one is still there');
+
+-- The confidence model -----------------------------------------------------------------------
+SELECT is(app.fit_calibration('2025-03-04'), NULL, 'with fewer than 30 checkable past predictions there is no fit');
+SELECT is((SELECT justification -> 'calibrated' FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY' AND status = 'pending'),
+          'false'::jsonb, 'and the prediction says its confidence is uncalibrated');
+
+SELECT * FROM finish();
+ROLLBACK;
