@@ -14,7 +14,7 @@ import time
 import psycopg
 import pytest
 
-from fault_helpers import (MANGALM, ROOT, fingerprints, last_json, reference, scratch_db, settings_for,
+from fault_helpers import (MANGALM, ROOT, fingerprints, last_json, load, reference, scratch_db, settings_for,
                            shared_export, stage)
 from gateway import worker
 
@@ -112,3 +112,56 @@ def test_a_waiting_load_runs_the_earlier_upload_first_when_no_worker_runs(templa
             status = conn.execute("SELECT status FROM data.upload_jobs WHERE id = %s", (queued.job_id,)).fetchone()[0]
         assert status == "succeeded"
         assert fingerprints(url) == expected["ab"]
+
+
+READ_PATTERNS = [
+    # An API request that reads products, then (later in its transaction) invoice items, and
+    # the reverse: the orders in which PostgREST's embedded selects and RPC functions lock them.
+    ("SELECT count(*) FROM data.products", "SELECT count(*) FROM data.invoice_items"),
+    ("SELECT count(*) FROM data.invoice_items", "SELECT count(*) FROM data.products"),
+    ("SELECT count(*) FROM data.orders", "SELECT count(*) FROM data.invoice_items"),
+]
+
+
+def test_a_bulk_load_beside_long_reads_deadlocks_nobody(template):
+    """A bulk load (the upload is larger than the history: keys and indexes are dropped and
+    rebuilt) while read transactions hold and then take more of the same tables: no reader
+    gets "deadlock detected", the job does not lose an attempt, and the result is as without
+    readers."""
+    base = shared_export("dl_base", [("DL", 1_000, 51)])
+    big = shared_export("dl_big", [("DL", 6_000, 52), ("DM", 6_000, 52)])
+    expected_fp = reference(template, [base, big], "dl_ref")
+    with scratch_db(template, "deadlock") as url:
+        assert load(url, base)["status"] == "succeeded"
+        received = stage(url, big)
+        stop = threading.Event()
+        errors: list[str] = []
+        reads = [0]
+
+        def reader(first: str, second: str) -> None:
+            with psycopg.connect(url) as conn:
+                while not stop.is_set():
+                    try:
+                        with conn.transaction():
+                            conn.execute(first)
+                            time.sleep(0.15)
+                            conn.execute(second)
+                        reads[0] += 1
+                    except psycopg.Error as e:
+                        errors.append(f"{type(e).__name__}: {e}")
+                    time.sleep(0.01)
+
+        threads = [threading.Thread(target=reader, args=p, daemon=True) for p in READ_PATTERNS * 2]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        try:
+            row = worker.process_job(settings_for(url), received.job_id, url=url, timeout=300)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        assert reads[0] > 0
+        assert not errors, errors[:3]
+        assert row["status"] == "succeeded" and row["attempts"] == 1, (row["attempts"], row["last_error"])
+        assert fingerprints(url) == expected_fp
