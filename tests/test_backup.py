@@ -11,7 +11,7 @@ import httpx
 import psycopg
 import pytest
 
-from conftest import PORT_BASE, TEST_PASSWORD
+from conftest import PORT_BASE, TEST_PASSWORD, state_home
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = PORT_BASE + 300
@@ -37,7 +37,7 @@ def run(env, *args, check=True, input=None):
 
 @pytest.fixture(scope="module")
 def fresh_stack():
-    home = ROOT / f".mangalm-test-restore-{BASE}"
+    home = state_home(f".mangalm-test-restore-{BASE}")
     shutil.rmtree(home, ignore_errors=True)
     env = {**os.environ, "MANGALM_HOME": str(home), "MANGALM_SUPERUSER_PASSWORD": TEST_PASSWORD,
            "MANGALM_HTTP_PORT": str(BASE + 7), "MANGALM_POSTGREST_PORT": str(BASE + 8),

@@ -26,7 +26,7 @@ import httpx
 import psycopg
 import pytest
 
-from conftest import PORT_BASE, TEST_PASSWORD
+from conftest import PORT_BASE, TEST_PASSWORD, state_home
 from fault_helpers import (MANGALM, ROOT, CountReader, counts, data_lines, fingerprints, last_json, mangalm,
                            reference, shared_export)
 from gateway import cluster, tokens
@@ -42,7 +42,7 @@ BIG = [("KA", 20_000, 4)] + [(f"K{i}", 20_000, 5) for i in range(1, 5)]
 
 @pytest.fixture(scope="module")
 def own_stack():
-    home = ROOT / f".mangalm-test-faults-{BASE_PORT}"
+    home = state_home(f".mangalm-test-faults-{BASE_PORT}")
     shutil.rmtree(home, ignore_errors=True)
     ports = {"MANGALM_HTTP_PORT": BASE_PORT + 7, "MANGALM_POSTGREST_PORT": BASE_PORT + 8,
              "MANGALM_SERVICE_PORT": BASE_PORT + 9, "MANGALM_POSTGREST_ADMIN_PORT": BASE_PORT + 10,
