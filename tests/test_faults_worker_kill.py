@@ -26,8 +26,9 @@ pytestmark = pytest.mark.slow
 # indexes dropped and rebuilt inside the job's transaction), the riskiest place to die.
 BASE = [("KA", 10_000, 3)]
 BIG = [("KA", 20_000, 4)] + [(f"K{i}", 20_000, 5) for i in range(1, 5)]
-# Then another 100k lines onto those 110k (correcting KA once more): the incremental path.
-BIG2 = [("KA", 20_000, 6)] + [(f"K{i}", 20_000, 7) for i in range(5, 9)]
+# The history is then 100k lines (BIG's 20k KA lines replaced the 10k of BASE). Another 80k
+# lines onto it (correcting KA once more) are fewer than the history: the incremental path.
+BIG2 = [("KA", 20_000, 6)] + [(f"K{i}", 20_000, 7) for i in range(5, 8)]
 
 WRITING_SQL = """
 SELECT a.pid FROM pg_stat_activity a
@@ -133,7 +134,7 @@ def test_a_worker_killed_mid_upload_leaves_nothing_and_the_retry_completes(templ
         assert set(seen) <= {before, after}, f"a reader saw a half-loaded job: {seen} (before {before}, after {after})"
         assert before in seen and after in seen
 
-        # 100k lines onto 110k: the incremental path (keys in place; readers are not blocked,
+        # 80k lines onto 100k: the incremental path (keys in place; readers are not blocked,
         # they read the snapshot before the job's commit).
         row, seen, before, after = kill_mid_job_then_retry(url, big2, tmp_path)
         assert row["timings"]["path"] == "incremental"
