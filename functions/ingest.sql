@@ -285,9 +285,10 @@ $$;
 -- Why: app.drop_keys_for_bulk_load takes these locks one statement at a time, so an API read
 -- that held one of them (products, say) and then asked for another (invoice_items) deadlocked
 -- with the job: readers got "deadlock detected" and the job lost its attempts (found by
--- bench/soak.py; tests/test_faults_concurrent.py). Each try waits at most 400 ms, less than
--- deadlock_timeout (1 s), so a lock cycle with a reader ends in this function's timeout (and a
--- later try), never in an error for the reader. The loop is over a dozen tries, not over data.
+-- bench/soak.py; tests/test_faults_concurrent.py). Each lock of a try waits at most 200 ms, so
+-- even the four of a try (800 ms) stay under deadlock_timeout (1 s): a lock cycle with a reader
+-- ends in this function's timeout (and a later try), never in an error for the reader. The loop
+-- is over a dozen tries, not over data.
 CREATE FUNCTION app.lock_for_bulk_load(p_tables regclass[]) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -302,7 +303,7 @@ BEGIN
         SELECT t, 1 FROM unnest(p_tables) AS t) q;
   FOR i IN 1..12 LOOP
     BEGIN
-      PERFORM set_config('lock_timeout', '400ms', true);
+      PERFORM set_config('lock_timeout', '200ms', true);
       EXECUTE v_sql;
       PERFORM set_config('lock_timeout', v_saved, true);
       RETURN true;

@@ -91,6 +91,11 @@ def kill_mid_job_then_retry(url: str, path, logs) -> tuple[dict, dict, tuple, tu
     second = start_worker(url, log2)
     try:
         row = wait_for_job(url, received.job_id)
+        # (the worker logs the job's end just after its commit: wait for the line, then stop it)
+        deadline = time.monotonic() + 30
+        while not any(e.get("job_id") == received.job_id and e["event"] == "PROCESSING_COMPLETE"
+                      for e in json_lines(log2)) and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         stop_process(second)
     time.sleep(0.3)                          # let the reader see the final state
