@@ -1,5 +1,5 @@
 # The two commands of the quick start. Both install what is missing first (scripts/install.sh).
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test install install-test bench clean schema
 
 demo: install
 	.venv/bin/mangalm up --demo
@@ -16,6 +16,11 @@ install-test:
 bench: install-test
 	.venv/bin/python bench/run.py
 
+# Stops the demo stack and deletes every state folder of this checkout (demo, tests, benchmarks).
 clean:
 	-.venv/bin/mangalm down
-	rm -rf .mangalm .mangalm-test
+	.venv/bin/python -m gateway.config --remove-state
+
+# Rewrites db/schema.sql, the current schema dumped from a freshly migrated database.
+schema: install
+	.venv/bin/python -m gateway.migrate --snapshot

@@ -18,7 +18,8 @@ from .users import user
 def cli() -> None:
     """Mangalm Sales: invoice exports in; stores, predictions, segments and a live dashboard out.
 
-    Settings come from the environment: MANGALM_HOME (state folder, default ./.mangalm),
+    Settings come from the environment: MANGALM_HOME (state folder; default .mangalm in the
+    checkout, or /var/lib/mangalm/<checkout>-<hash> as root; `mangalm status` shows it),
     DATABASE_URL (use that server instead of the embedded cluster), MANGALM_JWT_SECRET, and the
     ports MANGALM_HTTP_PORT (3007), MANGALM_POSTGREST_PORT (3008), MANGALM_SERVICE_PORT (3009),
     MANGALM_PG_PORT (3432), MANGALM_POSTGREST_ADMIN_PORT (3010).

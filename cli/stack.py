@@ -39,6 +39,7 @@ def up(demo: bool, detach: bool) -> None:
         stack.start(s, on_step=_step, after_migrate=after_migrate)
     except stack.Interrupted:
         raise click.ClickException("interrupted; everything started so far was stopped") from None
+    click.echo(f"  state folder: {s.home}", err=True)
     click.echo(f"\nMangalm is running: dashboard {s.gateway_url}/  API {s.gateway_url}/api/  "
                f"health {s.gateway_url}/health")
     if users:

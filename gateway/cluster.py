@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from . import home
 from .config import CLUSTER_OS_USER, Settings
 from .procs import pid_alive, port_free, port_holder, wait_until
 
@@ -88,15 +89,14 @@ def initialized(settings: Settings) -> bool:
 
 def init(settings: Settings) -> None:
     """Create the cluster once: superuser `mangalm` with a generated password."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    _as_owner()  # names a missing OS user before anything is created
+    try:
+        home.prepare(settings)
+    except home.HomeError as e:
+        raise ClusterError(str(e)) from None
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     password = settings.superuser_password
-    if os.geteuid() == 0:
-        probe = subprocess.run(["test", "-x", str(settings.home)], **_as_owner())
-        if probe.returncode != 0:
-            raise ClusterError(f"the OS user {CLUSTER_OS_USER!r} that runs the cluster cannot reach "
-                               f"{settings.home}; set MANGALM_HOME to a folder it can traverse")
     settings.pgdata.mkdir(mode=0o700, exist_ok=True)
     _chown(settings.pgdata)
     pwfile = settings.run_dir / "initdb.pw"

@@ -5,14 +5,42 @@ beside a demo just by pointing MANGALM_HOME and the ports elsewhere.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import shutil
+import site
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+# Where the code is: a checkout's root, or site-packages for an installed wheel.
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _find_root() -> Path:
+    """The folder holding db/, functions/, views/, migrations/, postgrest.conf and the web files.
+
+    In a checkout that is the checkout itself; a wheel installs them as data files under
+    <prefix>/share/mangalm (pyproject.toml, [tool.setuptools.data-files])."""
+    if (PACKAGE_ROOT / "migrations").is_dir() and (PACKAGE_ROOT / "functions").is_dir():
+        return PACKAGE_ROOT
+    for prefix in (sys.prefix, site.getuserbase(), "/usr/local", "/usr"):
+        share = Path(prefix, "share", "mangalm")
+        if (share / "migrations").is_dir():
+            return share
+    return PACKAGE_ROOT
+
+
+ROOT = _find_root()
+# True when running from a source checkout (not an installed wheel).
+CHECKOUT = ROOT == PACKAGE_ROOT
+# As root, state folders live here: the cluster's OS user and nginx's workers must be able to
+# traverse every parent of a state folder, and a checkout under /root (mode 0700) or in a
+# mktemp -d folder (0700) is not traversable by them.
+SYSTEM_STATE_DIR = Path(os.environ.get("MANGALM_STATE_DIR", "/var/lib/mangalm"))
 
 JWT_AUDIENCE = "mangalm"
 # The unprivileged OS user that owns the embedded cluster when we run as root.
@@ -27,6 +55,26 @@ def _port(name: str, default: int) -> int:
         raise SystemExit(f"{name}={value!r} is not a port number") from None
 
 
+def state_dir(name: str = "") -> Path:
+    """A state folder (the demo's, or a named one: tests, benchmarks) for this installation.
+
+    As root: /var/lib/mangalm/<checkout>-<hash of its path> (one per checkout, so two clones
+    never share a cluster). As an ordinary user: .mangalm in the checkout, or
+    ~/.local/state/mangalm for an installed wheel; the user's own processes read it there."""
+    suffix = f"-{name}" if name else ""
+    if os.geteuid() == 0:
+        slug = f"{PACKAGE_ROOT.name}-{hashlib.sha256(str(PACKAGE_ROOT).encode()).hexdigest()[:8]}" if CHECKOUT else "default"
+        return SYSTEM_STATE_DIR / (slug + suffix)
+    if CHECKOUT:
+        return ROOT / (".mangalm" + suffix)
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / ("mangalm" + suffix)
+
+
+def default_home() -> Path:
+    return state_dir()
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -39,7 +87,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        home = Path(os.environ.get("MANGALM_HOME", ROOT / ".mangalm")).resolve()
+        home = Path(os.environ.get("MANGALM_HOME") or default_home()).resolve()
         return cls(
             home=home,
             http_port=_port("MANGALM_HTTP_PORT", 3007),
@@ -143,3 +191,21 @@ class Settings:
             return self.database_url.replace(":" + quote(parts.password, safe="") + "@", ":***@").replace(
                 ":" + parts.password + "@", ":***@")
         return self.database_url
+
+
+def remove_state() -> list[Path]:
+    """Delete this installation's state folders (`make clean`): the demo's and the named ones."""
+    home = state_dir()
+    removed = sorted(home.parent.glob(home.name + "*")) if home.parent.exists() else []
+    for path in removed:
+        shutil.rmtree(path)
+    return removed
+
+
+if __name__ == "__main__":
+    # python -m gateway.config --remove-state   (make clean)
+    if sys.argv[1:] == ["--remove-state"]:
+        for path in remove_state():
+            print(f"removed {path}")
+    else:
+        raise SystemExit("usage: python -m gateway.config --remove-state")

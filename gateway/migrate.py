@@ -1,7 +1,11 @@
 """Migrations: versioned table changes with yoyo, then every stateless object re-applied.
 
 1. db/roles.sql (cluster-wide, idempotent), and the login roles' passwords.
-2. yoyo applies the versioned migrations in migrations/ (each names the db/ files it applies).
+2. yoyo applies the versioned migrations in migrations/. A released migration is frozen: its
+   DDL lives in the migration itself or in migrations/frozen/, a file that never changes again,
+   so a fresh database and an upgraded one go through the same statements. db/schema.sql is
+   the current schema in one readable place: a snapshot dumped from a migrated database
+   (`make schema`), which tests/test_migrations.py compares with a fresh migrate.
 3. In one transaction the schemas that hold no data, `app` and `api`, are dropped and built
    again from functions/*.sql, views/*.sql, db/policies.sql and db/grants.sql. Re-creating them
    rather than patching makes every migrate idempotent and lets a view change its columns.
@@ -11,6 +15,7 @@
 """
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import psycopg
@@ -20,12 +25,20 @@ from .config import ROOT, Settings
 from .db import connect
 
 MIGRATIONS_DIR = ROOT / "migrations"
+# The schemas that hold data: what db/schema.sql shows (app and api are rebuilt every migrate).
+DATA_SCHEMAS = ("data", "staging")
+SNAPSHOT = ROOT / "db" / "schema.sql"
 # Any constant works; it keeps two `migrate` runs from interleaving.
 MIGRATE_LOCK = 744_250_115
 
 
 def db_sql(name: str) -> str:
     return (ROOT / "db" / name).read_text()
+
+
+def frozen_sql(name: str) -> str:
+    """The DDL of a released migration, from migrations/frozen/ (never edited once released)."""
+    return (MIGRATIONS_DIR / "frozen" / name).read_text()
 
 
 def stateless_files() -> list[Path]:
@@ -46,13 +59,13 @@ def apply_roles(conn: psycopg.Connection, settings: Settings) -> None:
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
 
 
-def apply_versioned(url: str, upto: str | None = None) -> list[str]:
+def apply_versioned(url: str, upto: str | None = None, folder: Path = MIGRATIONS_DIR) -> list[str]:
     """Apply pending yoyo migrations (all, or up to and including the id `upto`)."""
     from yoyo import get_backend, read_migrations
 
     backend = get_backend(_yoyo_url(url))
     try:
-        migrations = read_migrations(str(MIGRATIONS_DIR))
+        migrations = read_migrations(str(folder))
         with backend.lock():
             pending = backend.to_apply(migrations)
             if upto is not None:
@@ -79,15 +92,62 @@ def apply_stateless(conn: psycopg.Connection) -> None:
         conn.execute("NOTIFY pgrst, 'reload schema'")
 
 
-def migrate(settings: Settings, url: str | None = None, upto: str | None = None) -> list[str]:
-    """Bring the database at `url` (default: the stack's) up to date; returns applied ids."""
+def migrate(settings: Settings, url: str | None = None, upto: str | None = None,
+            folder: Path = MIGRATIONS_DIR) -> list[str]:
+    """Bring the database at `url` (default: the stack's) up to date; returns applied ids.
+    `folder` holds the versioned migrations (tests add a throw-away one in a copy)."""
     url = url or settings.database_url
     with connect(settings, url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
         try:
             apply_roles(conn, settings)
-            applied = apply_versioned(url, upto)
+            applied = apply_versioned(url, upto, folder)
             apply_stateless(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
     return applied
+
+
+def schema_snapshot(url: str) -> str:
+    """The data-holding schemas of the database at `url` as SQL (tables, constraints, indexes,
+    triggers' attachments, RLS policies), without owners, privileges or pg_dump's version lines."""
+    from .cluster import pg_bin
+
+    out = subprocess.run([pg_bin("pg_dump"), "--schema-only", "--no-owner", "--no-privileges",
+                          *(f"--schema={name}" for name in DATA_SCHEMAS), "--dbname", url],
+                         capture_output=True, text=True, check=True).stdout
+    # pg_dump 15.14+ writes a random \restrict key per dump; version lines change with patches.
+    keep = [line for line in out.splitlines()
+            if not line.startswith(("\\restrict", "\\unrestrict", "-- Dumped from", "-- Dumped by"))]
+    header = ["-- The current schema of the data-holding schemas, dumped from a freshly migrated",
+              "-- database by `make schema`. Generated: change the schema with a new migration in",
+              "-- migrations/, then run `make schema`; tests/test_migrations.py checks it is current.", ""]
+    return "\n".join(header + keep).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    # python -m gateway.migrate --snapshot: migrate a scratch database of the embedded cluster
+    # and write db/schema.sql from it (make schema).
+    import sys
+    import uuid
+
+    from . import cluster
+
+    if sys.argv[1:] != ["--snapshot"]:
+        raise SystemExit("usage: python -m gateway.migrate --snapshot")
+    settings = Settings.from_env()
+    was_running = cluster.is_running(settings)
+    cluster.start(settings)
+    name = "snapshot_" + uuid.uuid4().hex[:8]
+    cluster.ensure_database(settings, name)
+    scratch = settings.url_for("mangalm", settings.superuser_password, name)
+    try:
+        migrate(settings, url=scratch)
+        SNAPSHOT.write_text(schema_snapshot(scratch))
+        print(f"wrote {SNAPSHOT}")
+    finally:
+        with psycopg.connect(settings.url_for("mangalm", settings.superuser_password, "postgres"),
+                             autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not was_running:
+            cluster.stop(settings)

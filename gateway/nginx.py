@@ -9,11 +9,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .config import ROOT, Settings
+from . import home
+from .config import Settings
 
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
-# When the master runs as root its workers drop to this user.
-WORKER_USER = "nobody"
 
 
 def nginx_bin() -> str:
@@ -71,18 +70,19 @@ def render_text(values: dict) -> str:
 
 
 def render(settings: Settings) -> Path:
+    www = home.publish_web(settings)
     temp = settings.run_dir / "nginx"
     for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (temp / sub).mkdir(parents=True, exist_ok=True)
     user_line = ""
     if os.geteuid() == 0:
         group = "nogroup"
-        user_line = f"user {WORKER_USER} {group};"
-        uid = pwd.getpwnam(WORKER_USER).pw_uid
+        user_line = f"user {home.NGINX_WORKER_USER} {group};"
+        uid = pwd.getpwnam(home.NGINX_WORKER_USER).pw_uid
         for path in [temp, *temp.iterdir()]:
             os.chown(path, uid, -1)
     values = {
-        "USER": user_line, "RUN_DIR": settings.run_dir, "LOG_DIR": settings.log_dir, "ROOT": ROOT,
+        "USER": user_line, "RUN_DIR": settings.run_dir, "LOG_DIR": settings.log_dir, "WWW": www, "DOCS": www / "docs",
         "LISTEN_HOST": "127.0.0.1", "POSTGREST_HOST": "127.0.0.1", "SERVICE_HOST": "127.0.0.1",
         "HTTP_PORT": settings.http_port, "POSTGREST_PORT": settings.postgrest_port,
         "SERVICE_PORT": settings.service_port,
@@ -95,10 +95,10 @@ def render(settings: Settings) -> Path:
 
 
 def render_docker() -> str:
-    """The same front door for docker-compose.yml: services by name, the repository mounted
-    at /srv/mangalm, the design's default ports and policy (gateway/nginx.docker.conf)."""
+    """The same front door for docker-compose.yml: services by name, the dashboard and docs
+    mounted at /srv/www and /srv/docs, the design's default ports and policy (gateway/nginx.docker.conf)."""
     return render_text({
-        "USER": "", "RUN_DIR": "/tmp", "LOG_DIR": "/var/log/nginx", "ROOT": "/srv/mangalm",
+        "USER": "", "RUN_DIR": "/tmp", "LOG_DIR": "/var/log/nginx", "WWW": "/srv/www", "DOCS": "/srv/docs",
         "LISTEN_HOST": "0.0.0.0", "POSTGREST_HOST": "postgrest", "SERVICE_HOST": "service",
         "HTTP_PORT": 3007, "POSTGREST_PORT": 3008, "SERVICE_PORT": 3009,
         "RATE_LIMIT": DEFAULT_RATE_LIMIT, "RATE_LIMIT_EXEMPT": "", "CORS_ORIGINS": '    default "";',

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from typing import Callable
 
 import httpx
 
-from . import __version__, cluster, nginx
+from . import __version__, cluster, home, nginx
 from .config import ROOT, Settings
 from .procs import (children, cmdline, pid_alive, port_free, port_holder, port_listening, processes_with_env, read_pid,
                     stop_pid, wait_until)
@@ -50,10 +51,20 @@ PROCESSES = (POSTGREST, SERVICE, NGINX)
 
 
 def postgrest_bin() -> str:
+    """MANGALM_POSTGREST_BIN, else the virtualenv's (scripts/install.sh puts it there), else PATH."""
+    named = os.environ.get("MANGALM_POSTGREST_BIN")
+    if named:
+        if not os.access(named, os.X_OK):
+            raise StackError(f"MANGALM_POSTGREST_BIN={named} is not an executable file")
+        return named
     candidate = Path(sys.executable).parent / "postgrest"
     if candidate.exists():
         return str(candidate)
-    raise StackError("PostgREST is not installed in the virtualenv; run scripts/install.sh (make demo does)")
+    found = shutil.which("postgrest")
+    if found:
+        return found
+    raise StackError("PostgREST 12.0.2 is not installed: run scripts/install.sh (make demo does), "
+                     "or set MANGALM_POSTGREST_BIN to its binary")
 
 
 def _ports(settings: Settings) -> dict[str, int]:
@@ -199,6 +210,10 @@ def start(settings: Settings, on_step: Callable[[str], None] = lambda s: None,
     if not any(p.pid(settings) for p in PROCESSES):
         reap_orphans(settings)
     preflight(settings)
+    try:
+        home.prepare(settings)
+    except home.HomeError as e:
+        raise StackError(str(e)) from None
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     started: list[str] = []
     try:

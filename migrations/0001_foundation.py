@@ -1,11 +1,7 @@
-"""The foundation schema: schemas, users, stores, products, uploads, orders, invoices,
-analytics and settings tables (the files in db/, applied in this order)."""
+"""The foundation schema as first released: schemas, users, stores, products, uploads, orders,
+invoices, analytics, settings and decision tables (migrations/frozen/0001_foundation.sql)."""
 from yoyo import step
 
-from gateway.migrate import db_sql
+from gateway.migrate import frozen_sql
 
-steps = [step(db_sql(name)) for name in (
-    "schemas.sql", "users.sql", "stores.sql", "products.sql", "uploads.sql",
-    "orders.sql", "invoices.sql", "analytics.sql", "settings.sql",
-    "decisions.sql",  # the API's prediction decision history (issue 5)
-)]
+steps = [step(frozen_sql("0001_foundation.sql"))]

@@ -2,14 +2,12 @@
 migrated once into a template database and cloned per test module; pgTAP files under tests/
 run in the same pytest call; HTTP tests start the real PostgREST, service and nginx.
 
-The test stack lives in .mangalm-test/ on ports 13xxx (MANGALM_TEST_PORT_BASE moves them),
-so it never touches a running demo.
+The test stack lives in the state folder named `test` (gateway.config.state_dir) on ports
+13xxx (MANGALM_TEST_PORT_BASE moves them), so it never touches a running demo.
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -21,33 +19,19 @@ from pytest_postgresql.janitor import DatabaseJanitor
 ROOT = Path(__file__).resolve().parent.parent
 TEST_PASSWORD = "mangalm-test-only"  # a throwaway cluster on loopback
 
-
-def _state_root() -> Path:
-    """Where test state folders go: the checkout, when the cluster's OS user can reach it
-    (as root the cluster runs as `postgres`); otherwise a folder under /var/tmp."""
-    if os.geteuid() != 0:
-        return ROOT
-    reachable = subprocess.run(["runuser", "-u", os.environ.get("MANGALM_CLUSTER_USER", "postgres"), "--",
-                                "test", "-x", str(ROOT)], capture_output=True).returncode == 0
-    if reachable:
-        return ROOT
-    fallback = Path("/var/tmp") / ("mangalm-" + hashlib.sha256(str(ROOT).encode()).hexdigest()[:12])
-    fallback.mkdir(mode=0o755, exist_ok=True)
-    return fallback
-
-
-STATE_ROOT = _state_root()
+from gateway.config import state_dir  # noqa: E402  (reads no settings at import)
 
 
 def state_home(name: str) -> Path:
-    """A state folder for a test's own stack (one the cluster's OS user can reach)."""
-    return STATE_ROOT / name
+    """A state folder for a test's own stack, where `mangalm` itself would put one named so:
+    beside the checkout's .mangalm, or as root under /var/lib/mangalm (gateway/config.py)."""
+    return state_dir(name)
 
 
 # MANGALM_TEST_PORT_BASE lets several test runs share the machine (each its own cluster).
 PORT_BASE = int(os.environ.get("MANGALM_TEST_PORT_BASE", "13000"))
 TEST_ENV = {
-    "MANGALM_HOME": str(state_home(".mangalm-test" if PORT_BASE == 13000 else f".mangalm-test-{PORT_BASE}")),
+    "MANGALM_HOME": str(state_home("test" if PORT_BASE == 13000 else f"test-{PORT_BASE}")),
     "MANGALM_PG_PORT": str(PORT_BASE + 432),
     "MANGALM_HTTP_PORT": str(PORT_BASE + 7),
     "MANGALM_POSTGREST_PORT": str(PORT_BASE + 8),

@@ -180,11 +180,11 @@ def test_docs_serve_swagger_ui_over_the_openapi(gateway_url):
     page = httpx.get(f"{gateway_url}/docs/")
     assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
     assert httpx.get(f"{gateway_url}/docs/mangalm-docs.js").status_code == 200
-    bundle = httpx.get(f"{gateway_url}/docs/swagger-ui-bundle.js")
+    bundle = httpx.get(f"{gateway_url}/vendor/swagger-ui/swagger-ui-bundle.js")
     if bundle.status_code == 404:
         pytest.skip("swagger-ui-dist is not installed (npm ci in dashboard/)")
     assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text[:200000]
-    assert httpx.get(f"{gateway_url}/docs/swagger-ui.css").status_code == 200
+    assert httpx.get(f"{gateway_url}/vendor/swagger-ui/swagger-ui.css").status_code == 200
     spec = httpx.get(f"{gateway_url}/api/", headers={"Accept": "application/openapi+json"})
     assert spec.status_code == 200 and spec.json()["swagger"] == "2.0"
 

@@ -37,7 +37,7 @@ def run(env, *args, check=True, input=None):
 
 @pytest.fixture(scope="module")
 def fresh_stack():
-    home = state_home(f".mangalm-test-restore-{BASE}")
+    home = state_home(f"test-restore-{BASE}")
     shutil.rmtree(home, ignore_errors=True)
     env = {**os.environ, "MANGALM_HOME": str(home), "MANGALM_SUPERUSER_PASSWORD": TEST_PASSWORD,
            "MANGALM_HTTP_PORT": str(BASE + 7), "MANGALM_POSTGREST_PORT": str(BASE + 8),

@@ -42,7 +42,7 @@ BIG = [("KA", 20_000, 4)] + [(f"K{i}", 20_000, 5) for i in range(1, 5)]
 
 @pytest.fixture(scope="module")
 def own_stack():
-    home = state_home(f".mangalm-test-faults-{BASE_PORT}")
+    home = state_home(f"test-faults-{BASE_PORT}")
     shutil.rmtree(home, ignore_errors=True)
     ports = {"MANGALM_HTTP_PORT": BASE_PORT + 7, "MANGALM_POSTGREST_PORT": BASE_PORT + 8,
              "MANGALM_SERVICE_PORT": BASE_PORT + 9, "MANGALM_POSTGREST_ADMIN_PORT": BASE_PORT + 10,

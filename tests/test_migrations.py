@@ -1,12 +1,16 @@
-"""Migrations are repeatable and give one schema whichever way a database got there."""
+"""Migrations are repeatable, frozen once released, and give one schema whichever way a
+database got there; db/schema.sql shows that schema."""
+import hashlib
+import shutil
 import subprocess
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from gateway import cluster
-from gateway.migrate import migrate
+from gateway.migrate import MIGRATIONS_DIR, SNAPSHOT, migrate, schema_snapshot
 
 
 @pytest.fixture
@@ -73,3 +77,55 @@ def test_a_broken_stateless_file_names_itself_and_changes_nothing(new_db, settin
     with pytest.raises(RuntimeError, match="zz_broken.sql"):
         migrate(settings, url=url)
     assert schema_dump(url) == before, "the failed migrate rolled back; api and app are intact"
+
+
+def test_the_schema_snapshot_is_current(new_db, settings):
+    url = new_db()
+    migrate(settings, url=url)
+    assert schema_snapshot(url) == SNAPSHOT.read_text(), (
+        "db/schema.sql differs from a freshly migrated database: run `make schema` and commit it")
+
+
+def test_released_migrations_are_unchanged():
+    """A released migration never changes (migrations/RELEASED.sha256 lists them): an edit would
+    reach new databases only, and split them from upgraded ones."""
+    listed = [line.split(maxsplit=1) for line in (MIGRATIONS_DIR / "RELEASED.sha256").read_text().splitlines() if line]
+    assert listed, "RELEASED.sha256 lists the released migrations"
+    for digest, name in listed:
+        actual = hashlib.sha256((MIGRATIONS_DIR / name).read_bytes()).hexdigest()
+        assert actual == digest, f"migrations/{name} was released and must not change: add a new migration instead"
+
+
+THROWAWAY = '''"""A throw-away schema change: a new column with a default and a check, a new table, an index."""
+from yoyo import step
+
+__depends__ = {%s}
+steps = [
+    step("ALTER TABLE data.stores ADD COLUMN loyalty_tier text NOT NULL DEFAULT 'standard'"),
+    step("ALTER TABLE data.stores ADD CONSTRAINT stores_loyalty_tier_check CHECK (loyalty_tier IN ('standard', 'gold'))"),
+    step("CREATE TABLE data.store_visits (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+         "store_id text NOT NULL REFERENCES data.stores (id), visited_on date NOT NULL)"),
+    step("CREATE INDEX stores_loyalty_tier_idx ON data.stores (loyalty_tier)"),
+]
+'''
+
+
+def test_a_new_migration_upgrades_a_database_with_data_like_a_fresh_one(new_db, settings, tmp_path):
+    """The first schema change after a release: the upgraded database (with data) and a new one
+    end with the same schema, and the data survives."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder)
+    released = sorted(p.stem for p in MIGRATIONS_DIR.glob("*.py"))
+    (folder / "9999_throwaway.py").write_text(THROWAWAY % ", ".join(repr(r) for r in released))
+
+    upgraded, fresh = new_db(), new_db()
+    migrate(settings, url=upgraded)
+    with psycopg.connect(upgraded, autocommit=True) as conn:
+        conn.execute("INSERT INTO data.stores (id, name, phone, source) VALUES ('MIG-1', 'Kept Store', '+91 20 1234', 'import')")
+    assert migrate(settings, url=upgraded, folder=folder) == ["9999_throwaway"]
+    migrate(settings, url=fresh, folder=folder)
+
+    assert schema_dump(upgraded) == schema_dump(fresh)
+    with psycopg.connect(upgraded) as conn:
+        row = conn.execute("SELECT name, phone, loyalty_tier FROM data.stores WHERE id = 'MIG-1'").fetchone()
+    assert row == ("Kept Store", "+91 20 1234", "standard")

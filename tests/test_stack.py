@@ -25,7 +25,7 @@ MANGALM = [sys.executable, "-m", "cli.main"]
 @pytest.fixture(scope="module")
 def env():
     # Not under /tmp/pytest-of-root (mode 0700): the cluster's OS user must reach pgdata.
-    home = state_home(f".mangalm-test-stack-{BASE}")
+    home = state_home(f"test-stack-{BASE}")
     shutil.rmtree(home, ignore_errors=True)
     e = {**os.environ, "MANGALM_HOME": str(home), "MANGALM_SUPERUSER_PASSWORD": TEST_PASSWORD,
          **{k: str(v) for k, v in PORTS.items()}}

@@ -11,10 +11,15 @@ const files = [
   // which a browser cannot resolve without an import map.
   ['chart.js/dist/chart.umd.min.js', 'chart.umd.min.js'],
   ['chart.js/LICENSE.md', 'chart.js.LICENSE.md'],
+  // Swagger UI for /docs (gateway/docs/index.html loads it from /vendor/swagger-ui/).
+  ['swagger-ui-dist/swagger-ui-bundle.js', 'swagger-ui/swagger-ui-bundle.js'],
+  ['swagger-ui-dist/swagger-ui.css', 'swagger-ui/swagger-ui.css'],
+  ['swagger-ui-dist/LICENSE', 'swagger-ui/LICENSE'],
 ];
 const out = join(here, 'public', 'vendor');
 mkdirSync(out, { recursive: true });
 for (const [from, to] of files) {
+  mkdirSync(dirname(join(out, to)), { recursive: true });
   copyFileSync(join(here, 'node_modules', from), join(out, to));
 }
 console.log(`dashboard: ${files.length} library files copied into public/vendor/`);
