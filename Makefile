@@ -14,7 +14,7 @@ install-test:
 	scripts/install.sh --test
 
 bench: install-test
-	.venv/bin/python bench/run.py
+	.venv/bin/python bench/run.py $(BENCH_ARGS)
 
 # Stops the demo stack and deletes every state folder of this checkout (demo, tests, benchmarks).
 clean:

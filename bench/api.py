@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/api.py [--duration 10] [--connections 50] [--threads 2] [--keep]
 
-Starts a stack of its own (state folder bench/out/api-stack, ports from --port-base, default
+Starts a stack of its own (state folder `bench-api`, bench/common.py; ports from --port-base, default
 18000) with 127.0.0.1 exempt from the front door's rate limit (MANGALM_RATE_LIMIT_EXEMPT), so
 nginx's work is measured, not its 429s. Loads a synthetic history as the owner (300 stores,
 1,000 products, 30,000 invoices, 150,000 lines; --stores scales it), then runs wrk on each
@@ -14,7 +14,6 @@ Results also go to bench/out/api.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -23,22 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
-
-
-def configure(port_base: int) -> None:
-    """Point every Settings.from_env() (ours and the stack's children) at the bench stack."""
-    os.environ.update({
-        "MANGALM_HOME": str(OUT / "api-stack"),
-        "MANGALM_PG_PORT": str(port_base + 432), "MANGALM_HTTP_PORT": str(port_base + 7),
-        "MANGALM_POSTGREST_PORT": str(port_base + 8), "MANGALM_SERVICE_PORT": str(port_base + 9),
-        "MANGALM_POSTGREST_ADMIN_PORT": str(port_base + 10),
-        "MANGALM_RATE_LIMIT_EXEMPT": "127.0.0.1",
-    })
-    os.environ.pop("DATABASE_URL", None)
-    sys.path.insert(0, str(ROOT))
-
+from common import configure, stop, write_json
 
 HISTORY_SQL = """
 INSERT INTO data.stores (id, name, city, state, sales_person, currency_code, source)
@@ -131,13 +115,11 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed: scripts/install.sh --test installs it", file=sys.stderr)
         return 0
-    configure(args.port_base)
+    # 127.0.0.1 is exempt from the front door's rate limit, so nginx's work is measured, not its 429s.
+    settings = configure("api", args.port_base, MANGALM_RATE_LIMIT_EXEMPT="127.0.0.1")
 
     from gateway import cluster, stack, tokens
-    from gateway.config import Settings
 
-    settings = Settings.from_env()
-    OUT.mkdir(parents=True, exist_ok=True)
     print(f"starting the bench stack in {settings.home}", file=sys.stderr)
     cluster.start(settings)
     stack.start(settings, on_step=lambda s: print(f"  {s}", file=sys.stderr))
@@ -148,7 +130,7 @@ def main() -> int:
         api = httpx.Client(base_url=f"{settings.gateway_url}/api", headers={"Authorization": f"Bearer {token}"})
         paths = set(api.get("/").json().get("paths", {}))
         store = api.get("/stores", params={"select": "id", "limit": 1}).json()[0]["id"]
-        rpc = (f"/rpc/sales_trends?range=90d&grain=week" if "/rpc/sales_trends" in paths
+        rpc = ("/rpc/sales_trends?range=90d&grain=week" if "/rpc/sales_trends" in paths
                else f"/rpc/usual_basket?store_id={store}")
         endpoints = {
             "stores?limit=50": "/stores?limit=50",
@@ -180,8 +162,7 @@ def main() -> int:
                 results.append({"endpoint": name, "target": "nginx at 10 connections", **calm})
         report(results, args)
     finally:
-        if not args.keep:
-            stack.stop(settings)
+        stop(settings, keep=args.keep)
     return 0
 
 
@@ -195,7 +176,7 @@ def median_of(runs: list[dict]) -> dict:
 def report(results: list[dict], args) -> None:
     print(f"\nAPI benchmark: wrk -t{args.threads} -c{args.connections} -d{args.duration}s, median of "
           f"{args.repeat} alternating runs, {os.cpu_count()} cores, {args.stores} stores\n")
-    print(f"| endpoint | nginx req/s | direct req/s | ratio | best-run ratio | nginx p50 / p99 (ms) | direct p50 / p99 (ms) |")
+    print("| endpoint | nginx req/s | direct req/s | ratio | best-run ratio | nginx p50 / p99 (ms) | direct p50 / p99 (ms) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     summary = {}
     for name in dict.fromkeys(r["endpoint"] for r in results):
@@ -228,7 +209,7 @@ def report(results: list[dict], args) -> None:
         if calm:
             print(f"dashboard_summary through nginx at 10 connections: {calm['rps']:.0f} req/s, "
                   f"p50 {calm['p50_ms']} ms, p99 {calm['p99_ms']} ms")
-    (OUT / "api.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+    write_json("api", {"args": vars(args), "results": results})
 
 
 if __name__ == "__main__":

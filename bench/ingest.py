@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--lines 1000000] [--append 0.01] [--port-base 18600] [--keep]
 
-Runs its own PostgreSQL (state folder bench/out/ingest-pg, port --port-base + 432) and, on the
+Runs its own PostgreSQL (state folder `bench-ingest`, bench/common.py; port --port-base + 432) and, on the
 same generated file (bench/out/ingest-LINES.csv, generated once and cached):
 1. raw COPY of the file into an unlogged all-text table: the physical limit;
 2. our full load: `mangalm load --wait`'s path (loader + one job) from the file to every
@@ -21,77 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
-
-
-def configure(port_base: int) -> None:
-    os.environ.update({
-        "MANGALM_HOME": str(OUT / "ingest-pg"), "MANGALM_PG_PORT": str(port_base + 432),
-        "MANGALM_HTTP_PORT": str(port_base + 7), "MANGALM_POSTGREST_PORT": str(port_base + 8),
-        "MANGALM_SERVICE_PORT": str(port_base + 9), "MANGALM_POSTGREST_ADMIN_PORT": str(port_base + 10),
-    })
-    os.environ.pop("DATABASE_URL", None)
-    sys.path.insert(0, str(ROOT))
-
-
-def fresh_database(settings, name: str) -> str:
-    """Drop and create `name`, migrate it; its owner URL."""
-    import psycopg
-
-    from gateway.migrate import migrate
-
-    admin = settings.url_for("mangalm", settings.superuser_password, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = settings.url_for("mangalm", settings.superuser_password, name)
-    migrate(settings, url=url)
-    return url
-
-
-def generated(lines: int, **kw) -> Path:
-    from gateway.generate import generate_file
-
-    suffix = "-".join(f"{k}{v}" for k, v in sorted(kw.items()))
-    path = OUT / f"ingest-{lines}{'-' + suffix if suffix else ''}.csv"
-    if not path.exists():
-        print(f"  generating {lines:,} lines into {path.relative_to(ROOT)} ...", flush=True)
-        tmp = path.with_suffix(".tmp")
-        generate_file(tmp, lines, **kw)
-        tmp.replace(path)
-    return path
-
-
-def cluster_cpu(settings) -> float:
-    """CPU seconds used so far by the benchmark's PostgreSQL: the postmaster, its live children,
-    and (cutime/cstime) the children that already exited. The machine may be shared, so CPU
-    time is the fair measure of our work; wall time is printed too."""
-    tick = os.sysconf("SC_CLK_TCK")
-    time.sleep(1.0)   # let backends of closed connections exit (their time then moves to cutime)
-    pid = int((settings.pgdata / "postmaster.pid").read_text().split()[0])
-
-    def stat(p):
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields  # fields[1] = ppid, [11] utime, [12] stime, [13] cutime, [14] cstime
-
-    total = sum(int(x) for x in stat(pid)[11:15])
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                f = stat(entry.name)
-            except (OSError, IndexError):
-                continue
-            if int(f[1]) == pid:
-                total += int(f[11]) + int(f[12])
-    return total / tick
-
+from common import OUT, ROOT, cluster_cpu, configure, fresh_database, generated, start_cluster, stop, write_json
 
 def raw_copy(url: str, path: Path) -> float:
     """COPY the file into an unlogged table of text columns: the floor."""
@@ -114,7 +49,7 @@ def raw_copy(url: str, path: Path) -> float:
 
 CHILD = r"""
 import json, resource, sys, time
-sys.path.insert(0, sys.argv[3])
+sys.path.insert(0, sys.argv[3])  # the checkout being measured
 import dataclasses
 from gateway import loader, worker
 from gateway.config import Settings
@@ -174,17 +109,11 @@ def main() -> int:
     parser.add_argument("--port-base", type=int, default=18600, help="PostgreSQL listens on this + 432")
     parser.add_argument("--keep", action="store_true", help="leave the benchmark's PostgreSQL running")
     args = parser.parse_args()
-    configure(args.port_base)
-    from gateway import cluster
-    from gateway.config import Settings
-
-    OUT.mkdir(parents=True, exist_ok=True)
-    settings = Settings.from_env()
-    was_running = cluster.is_running(settings)
-    cluster.start(settings)
+    settings = configure("ingest", args.port_base)
+    was_running = start_cluster(settings)
     try:
-        big = generated(args.lines)
-        demo = generated(14464)
+        big = generated("ingest", args.lines)
+        demo = generated("ingest", 14464)
         size_mb = big.stat().st_size / 1e6
         print(f"file: {args.lines:,} lines, {size_mb:,.0f} MB ({big.relative_to(ROOT)})", flush=True)
 
@@ -224,10 +153,9 @@ def main() -> int:
                   "ratio": total / raw, "cpu_ratio": full["cpu_s"] / raw_cpu,
                   "ratio_without_refresh": (total - refresh) / raw, "lines_per_s": args.lines / total,
                   "append": app, "append_fraction_of_full": app["total_s"] / total, "demo": d}
-        (OUT / "ingest.json").write_text(json.dumps(result, indent=2, default=str))
+        write_json("ingest", result)
     finally:
-        if not args.keep and not was_running:
-            cluster.stop(settings)
+        stop(settings, keep=args.keep or was_running)
     return 0
 
 

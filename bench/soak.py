@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/soak.py [--minutes 10] [--upload-lines 100000] [--connections 20] [--keep]
 
-Starts a stack of its own in a fresh state folder (bench/out/soak-stack, ports from
+Starts a stack of its own in a fresh state folder (`bench-soak`, bench/common.py; ports from
 --port-base, default 18700) with 127.0.0.1 exempt from the front door's rate limit
 (MANGALM_RATE_LIMIT_EXEMPT), so the reads measure the system, not nginx's 429s. Loads one
 upload of history, then:
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -40,7 +39,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
 
 # Quantiles each wrk segment reports (percent); merged across segments by request weight.
 QUANTILES = [float(p) for p in range(1, 99)] + [98.5, 99.0, 99.25, 99.5, 99.75, 99.9, 99.95, 99.99]
@@ -74,21 +72,6 @@ function done(summary, latency, requests)
   io.write(string.format("SOAK max %d\n", latency.max))
 end
 """
-
-
-def configure(port_base: int, home: Path) -> None:
-    """Point every Settings.from_env() (ours and the stack's children) at the soak stack."""
-    os.environ.update({
-        "MANGALM_HOME": str(home),
-        "MANGALM_PG_PORT": str(port_base + 432), "MANGALM_HTTP_PORT": str(port_base + 7),
-        "MANGALM_POSTGREST_PORT": str(port_base + 8), "MANGALM_SERVICE_PORT": str(port_base + 9),
-        "MANGALM_POSTGREST_ADMIN_PORT": str(port_base + 10),
-        "MANGALM_RATE_LIMIT_EXEMPT": "127.0.0.1",
-        "MANGALM_UPLOAD_MAX_BYTES": str(1 << 30),
-    })
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.pop("MANGALM_JWT_SECRET", None)
-    sys.path.insert(0, str(ROOT))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,21 +378,6 @@ def run_soak(settings, token: str, source: Path, *, baseline_s: float = 60, soak
     }
 
 
-def machine() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem = next(int(l.split()[1]) for l in Path("/proc/meminfo").read_text().splitlines()
-                   if l.startswith("MemTotal"))
-    except (OSError, StopIteration, ValueError):
-        mem = 0
-    return {"cores": os.cpu_count(), "cpu": model, "memory_gb": round(mem / 1024 / 1024, 1),
-            "kernel": platform.release(), "load_average": [round(x, 1) for x in os.getloadavg()]}
-
-
 def print_report(report: dict) -> None:
     lat = report["latency"]
     print(f"\nSoak: {report['soak_s'] / 60:.1f} min of reads ({len(report['endpoints'])} endpoints, "
@@ -455,22 +423,24 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed: scripts/install.sh --test installs it", file=sys.stderr)
         return 0
-    home = OUT / "soak-stack"
-    configure(args.port_base, home)
+    from common import OUT, configure, machine
+
+    # 127.0.0.1 is exempt from the front door's rate limit, so the reads measure the system.
+    settings = configure("soak", args.port_base, MANGALM_RATE_LIMIT_EXEMPT="127.0.0.1",
+                         MANGALM_UPLOAD_MAX_BYTES=str(1 << 30))
+    os.environ.pop("MANGALM_JWT_SECRET", None)
+    home = settings.home
 
     import psycopg
 
     from gateway import cluster, stack, tokens
-    from gateway.config import Settings
     from gateway.generate import generate_file
     from gateway.users import add_user
 
-    settings = Settings.from_env()
     # A fresh state folder each run, so runs compare: stop what an earlier run left, then wipe it.
     if home.exists():
         stack.stop(settings)
         shutil.rmtree(home)
-    OUT.mkdir(parents=True, exist_ok=True)
     source = OUT / f"soak-{args.upload_lines}.csv"
     if not source.exists():
         print(f"generating {args.upload_lines:,} lines into {source}", file=sys.stderr)

@@ -57,12 +57,15 @@ def _can_traverse(path: Path, user: str) -> bool:
 
 def prepare(settings: Settings) -> None:
     """Create the state folder (mode 0755: its secrets and pgdata have their own 0700) and, as
-    root, check that the cluster's user and nginx's workers can reach it."""
+    root, check that nginx's workers and (embedded mode) the cluster's user can reach it."""
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0:
         return
-    for user, role in ((CLUSTER_OS_USER, "runs the PostgreSQL cluster"), (NGINX_WORKER_USER, "runs nginx's workers")):
+    users = [(NGINX_WORKER_USER, "runs nginx's workers")]
+    if settings.embedded:
+        users.insert(0, (CLUSTER_OS_USER, "runs the PostgreSQL cluster"))
+    for user, role in users:
         try:
             pwd.getpwnam(user)
         except KeyError:

@@ -64,3 +64,20 @@ def test_the_docker_front_door_is_the_rendered_template():
     nginx = compose()["services"]["nginx"]
     assert "./gateway/nginx.docker.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
     assert "server postgrest:3008;" in committed and "server service:3009;" in committed
+
+
+def test_mounted_host_paths_exist():
+    """Every file or folder the compose file mounts from the repository is there."""
+    for service in compose()["services"].values():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"docker-compose.yml mounts {source}, which does not exist"
+
+
+def test_the_image_installs_the_wheel_not_the_checkout():
+    """The image holds an installed wheel (SQL, migrations and web files inside it), not an
+    editable checkout; test_first_run.py proves such a wheel migrates and serves on its own."""
+    text = (ROOT / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir /src && rm -rf /src" in text
+    assert " -e " not in text

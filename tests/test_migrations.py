@@ -4,7 +4,6 @@ import hashlib
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
