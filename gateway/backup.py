@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import psycopg
 from psycopg import sql
 
@@ -70,6 +71,28 @@ def restore(settings: Settings, path: Path) -> None:
         raise
     with connect(settings, autocommit=True) as conn:
         conn.execute("NOTIFY pgrst, 'reload schema'")
+    _await_postgrest(settings)
+
+
+def _await_postgrest(settings: Settings, timeout: float = 30) -> None:
+    """The swap ended PostgREST's connections; it reconnects with a backoff of its own. Return
+    once it reports ready again (or at once when it is not running), so the restored stack
+    serves when `mangalm restore` returns."""
+    from .stack import POSTGREST
+
+    if not POSTGREST.pid(settings):
+        return
+    ready = f"http://127.0.0.1:{settings.postgrest_admin_port}/ready"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(ready, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise BackupError(f"the data was restored, but PostgREST did not report ready within {timeout:.0f} s; "
+                      "see its log, or restart with `mangalm down` and `mangalm up`")
 
 
 def _owner(settings: Settings) -> tuple[str, str]:

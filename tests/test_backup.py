@@ -71,7 +71,8 @@ def test_backup_restores_into_a_fresh_stack(running_stack, fresh_stack, tmp_path
     r = httpx.get(f"http://127.0.0.1:{BASE + 7}/api/stores?id=eq.BK-{tag}",
                   headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert r.status_code == 200 and r.json()[0]["city"] == "Pune"
-    assert httpx.get(f"http://127.0.0.1:{BASE + 7}/health", timeout=10).status_code == 200
+    health = httpx.get(f"http://127.0.0.1:{BASE + 7}/health", timeout=10)
+    assert health.status_code == 200, health.text
 
 
 def test_restoring_a_file_that_is_no_backup_changes_nothing(fresh_stack, tmp_path):
