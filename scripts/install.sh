@@ -52,7 +52,8 @@ scripts/install-postgrest.sh "$VENV/bin/postgrest"
 # Re-run when the lock file changed or the vendored copy (postinstall) is missing.
 if [ -f dashboard/package-lock.json ]; then
   lockstamp="dashboard/node_modules/.installed-$(sha256sum dashboard/package-lock.json | cut -c1-16)"
-  if [ ! -f "$lockstamp" ] || [ ! -f dashboard/public/vendor/chart.umd.min.js ]; then
+  if [ ! -f "$lockstamp" ] || [ ! -f dashboard/public/vendor/chart.umd.min.js ] \
+     || [ ! -f dashboard/public/vendor/swagger-ui/swagger-ui-bundle.js ]; then
     say "installing the dashboard's libraries"
     (cd dashboard && npm ci --silent --no-audit --no-fund)
     rm -f dashboard/node_modules/.installed-*
