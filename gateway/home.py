@@ -59,7 +59,10 @@ def prepare(settings: Settings) -> None:
     """Create the state folder (mode 0755: its secrets and pgdata have their own 0700) and, as
     root, check that nginx's workers and (embedded mode) the cluster's user can reach it."""
     home = settings.home
-    home.mkdir(parents=True, exist_ok=True)
+    missing = [folder for folder in (*reversed(home.parents), home) if not folder.exists()]
+    for folder in missing:
+        folder.mkdir(exist_ok=True)
+        os.chmod(folder, 0o755)  # whatever the umask: the other OS users must pass through
     if os.geteuid() != 0:
         return
     users = [(NGINX_WORKER_USER, "runs nginx's workers")]
