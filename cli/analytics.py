@@ -19,21 +19,23 @@ from gateway.db import connect
 
 from .common import friendly_errors, settings
 
-# The CSV for a spreadsheet: one row per predicted item (a prediction without items still
-# gets one row, with the item columns empty, so no store is lost).
+# The CSV for a spreadsheet: one row per ranked candidate product of each pending prediction
+# (item_rank 1 = most likely; in_basket true for the predicted order's lines, which come
+# first); a prediction without candidates still gets one row, with the item columns empty, so
+# no store is lost.
 CSV_COLUMNS = ["customer_id", "customer_name", "predicted_date", "confidence", "priority",
                "product_id", "item_name", "quantity", "unit_price", "amount", "prediction_id",
-               "justification"]
+               "justification", "item_rank", "item_probability", "in_basket"]
 CSV_QUERY = """
 SELECT s.id, s.name, p.predicted_date, p.confidence, p.priority,
        coalesce(pr.external_id, pr.sku), pr.name, i.quantity, i.unit_price, i.line_amount, p.id,
-       p.justification_text
+       p.justification_text, i.item_rank, i.item_probability, i.in_basket
 FROM data.predicted_orders p
 JOIN data.stores s ON s.id = p.store_id
 LEFT JOIN data.predicted_order_items i ON i.predicted_order_id = p.id
 LEFT JOIN data.products pr ON pr.id = i.product_id
 WHERE p.status = 'pending'
-ORDER BY p.predicted_date, s.id, i.line_amount DESC NULLS LAST, pr.name
+ORDER BY p.predicted_date, s.id, i.item_rank NULLS LAST, i.line_amount DESC NULLS LAST, pr.name
 """
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -73,7 +75,9 @@ def write_predictions_csv(conn: psycopg.Connection, path: Path) -> int:
             writer.writerow(CSV_COLUMNS)
             for r in rows:
                 writer.writerow([r[0], r[1], r[2].isoformat(), _number(r[3]), r[4], r[5] or "", r[6] or "",
-                                 _number(r[7]), _number(r[8]), _number(r[9]), r[10], r[11] or ""])
+                                 _number(r[7]), _number(r[8]), _number(r[9]), r[10], r[11] or "",
+                                 "" if r[12] is None else r[12], _number(r[13]),
+                                 "" if r[14] is None else str(r[14]).lower()])
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -97,15 +101,16 @@ def _check_writable(path: Path) -> None:
               help="Predict as of this date (YYYY-MM-DD), using only invoices dated on or before it. "
                    "Default: the newest invoice date, never after today.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Also write the pending predictions to FILE, one row per predicted item.")
+              help="Also write the pending predictions to FILE, one row per ranked candidate product "
+                   "(item_rank, item_probability; in_basket marks the predicted order's lines).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object (for scripts).")
 @friendly_errors
 def predict(as_of: datetime | None, csv_path: Path | None, as_json: bool) -> None:
     """Recompute every store's next-order prediction as of a date.
 
-    Refits the confidence model on past cutoffs, then recomputes predictions (date, basket,
-    confidence, priority, justification), segments and upselling for every store, and refreshes
-    the dashboard. Approved, converted and dismissed predictions are kept as they are; only
+    Refits the confidence and basket models on past cutoffs, then recomputes predictions (date,
+    ranked products with their probabilities, the basket, confidence, priority, justification),
+    segments and upselling for every store, and refreshes the dashboard. Approved, converted and dismissed predictions are kept as they are; only
     pending ones are replaced. A store needs 3 order days of history to get a prediction.
     """
     if csv_path is not None:
@@ -154,13 +159,19 @@ def _report(r: dict) -> list[str]:
                      f"{_percent(o['model_hit_rate_7d']):>10}   {_percent(o['baseline_hit_rate_7d'])}")
     lines.append(f"{'  Brier score':<34}{m['brier'] if m['brier'] is not None else '-':>10}")
     if b and b.get("evaluated"):
-        bm, bb = b["model"], b["baseline"]
-        lines += ["", f"{'Basket (' + str(b['evaluated']) + ' first orders)':<34}{'model':>10}   baseline ({bb['name']})",
-                  f"{'  recall@10':<34}{_percent(bm['recall_at_10']):>10}   {_percent(bb['recall_at_10'])}",
-                  f"{'  precision@10':<34}{_percent(bm['precision_at_10']):>10}   {_percent(bb['precision_at_10'])}",
-                  f"{'  F1@10':<34}{_percent(bm['f1_at_10']):>10}   {_percent(bb['f1_at_10'])}",
-                  f"{'  items proposed (mean)':<34}{bm['items_mean']:>10}   {bb['items_mean']}",
-                  f"{'  amount error (WAPE)':<34}{_percent(bm['amount_wape']):>10}   {_percent(bb['amount_wape'])}"]
+        bm, bb, bw = b["model"], b["baseline"], b.get("recency_baseline") or {}
+        lines += ["", f"{'Basket (' + str(b['evaluated']) + ' first orders)':<34}{'model':>10}{'baseline':>12}{'baseline':>12}",
+                  f"{'':<34}{'':>10}{'(top 10)':>12}{'(0.9^k)':>12}",
+                  f"{'  recall@10':<34}{_percent(bm['recall_at_10']):>10}{_percent(bb['recall_at_10']):>12}"
+                  f"{_percent(bw.get('recall_at_10')):>12}",
+                  f"{'  precision@10':<34}{_percent(bm['precision_at_10']):>10}{_percent(bb['precision_at_10']):>12}"
+                  f"{_percent(bw.get('precision_at_10')):>12}",
+                  f"{'  F1@10':<34}{_percent(bm['f1_at_10']):>10}{_percent(bb['f1_at_10']):>12}{_percent(bw.get('f1_at_10')):>12}",
+                  f"{'  items in the predicted order':<34}{bm.get('basket_items_mean', '-'):>10}{bb['items_mean']:>12}"
+                  f"{bw.get('items_mean', '-'):>12}",
+                  f"{'  amount error (WAPE)':<34}{_percent(bm['amount_wape']):>10}{_percent(bb['amount_wape']):>12}"
+                  f"{_percent(bw.get('amount_wape')):>12}",
+                  f"  (baselines: {bb['name']}; {bw.get('name', '-')})"]
     else:
         lines += ["", "Basket: no product lines after the cutoff (n/a)."]
     lines += ["", "Calibration (confidence decile: predictions, mean confidence, observed hit rate)"]
@@ -170,6 +181,12 @@ def _report(r: dict) -> list[str]:
         lines.append(f"  largest gap in a decile with 100+ predictions: {r['calibration_max_gap']}")
     if r.get("calibration_ece") is not None:
         lines.append(f"  expected calibration error (gaps weighted by decile size): {r['calibration_ece']}")
+    if r.get("item_calibration"):
+        lines += ["", "Item probabilities (decile: ranked products, mean probability, share ordered)"]
+        for c in r["item_calibration"]:
+            lines.append(f"  {c['decile']:<9}{c['n']:>7}   {c['mean_probability']:>6}   {c['hit_rate']:>6}")
+        if r.get("item_calibration_ece") is not None:
+            lines.append(f"  expected calibration error: {r['item_calibration_ece']}")
     fit = r.get("confidence_fit") or {}
     if fit.get("calibrated"):
         lines.append(f"  (model fitted on {fit['samples']:,} predictions at {fit['training_cutoffs']} earlier cutoffs)")
@@ -189,9 +206,10 @@ def backtest(cutoff: datetime, horizon: int, as_json: bool) -> None:
 
     Predicts as of the cutoff using only earlier invoices (the confidence model too), then
     compares with the first order of each store in the horizon: share within ±7 days, mean
-    absolute error in days, basket recall@10 and precision@10, amount error, and a calibration
-    table by confidence decile, beside the baselines "last order + median gap" and "the store's
-    own 10 most frequent products". The run is recorded; the dashboard shows the latest.
+    absolute error in days, basket recall@10 and precision@10, amount error, and calibration
+    tables of the date's confidence and of the products' probabilities, beside the baselines
+    "last order + median gap", "the store's own 10 most frequent products" and the same with
+    each past order weighted 0.9^k by age. The run is recorded; the dashboard shows the latest.
     """
     with connect(settings()) as conn:
         try:

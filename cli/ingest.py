@@ -75,11 +75,19 @@ def _first_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
-def _summary(path: str, row: dict) -> dict:
+def _summary(path: str, row: dict, received: loader.Received) -> dict:
+    """The job as `--json` prints it, with its phases: receive (the file streamed in with COPY,
+    measured here), job (its transaction in the database) and, within the job, refresh (the
+    analytics recomputed for the touched stores; null when none ran, as in a dry run)."""
     seconds = round((row.get("processing_ms") or 0) / 1000, 3)
+    timings = row.get("timings") or {}
+    refresh = timings.get("refresh")
     return {"file": path, "job_id": row["id"], "status": row["status"], "dry_run": row["dry_run"],
             "lines": row["lines"], "loaded": row["loaded"], "rejected": row["rejected"],
             "new_stores": row["new_stores"], "new_products": row["new_products"], "seconds": seconds,
+            "receive_seconds": round(received.seconds, 3),
+            "job_seconds": seconds if row.get("processing_ms") is not None else None,
+            "refresh_seconds": round(refresh / 1000, 3) if isinstance(refresh, (int, float)) else None,
             "message": row["message"] or row["last_error"] or "", "skipped_lines": row["skipped_lines"]}
 
 
@@ -102,7 +110,8 @@ def _summary(path: str, row: dict) -> dict:
 def load(files, wait, as_json, dry_run, encoding, date_order, map_file, quiet):
     """Load invoice-line CSV exports (Zoho Books layout, or mapped) into the database.
 
-    Each file becomes an upload job: it is streamed into PostgreSQL with COPY, then validated
+    Each file (CSV, or CSV compressed with gzip: FILE.csv.gz) becomes an upload job: it is
+    streamed into PostgreSQL with COPY, unpacked on the way for gzip, then validated
     and loaded into every table in one transaction. Lines that cannot be loaded are kept as
     rejects with their line number and reason (see `mangalm rejects JOB`); loading the same
     file again changes nothing, and a corrected invoice replaces its earlier lines.
@@ -110,6 +119,7 @@ def load(files, wait, as_json, dry_run, encoding, date_order, map_file, quiet):
     \b
     Examples:
       mangalm load export.csv --wait
+      mangalm load export.csv.gz --wait --json
       mangalm load march.csv --date-order mdy --map headers.json --dry-run
     """
     s = settings()
@@ -130,7 +140,7 @@ def load(files, wait, as_json, dry_run, encoding, date_order, map_file, quiet):
             failures += 1
             message = (f"the database connection was lost while the file was being received "
                        f"({_first_line(e)}); nothing was loaded: load the file again")
-            if worker.is_disk_full(e):  # (reliability issue) not a lost connection: say what it is
+            if worker.is_disk_full(e):  # not a lost connection: say what it is
                 message = worker.describe_error(e)
             click.echo(f"Error: {path}: {message}", err=True)
             if as_json:
@@ -149,6 +159,7 @@ def load(files, wait, as_json, dry_run, encoding, date_order, map_file, quiet):
         if not wait:
             result = {"file": path, "job_id": received.job_id, "status": "queued", "lines": received.lines,
                       "loaded": None, "rejected": None, "seconds": None, "new_stores": None, "new_products": None,
+                      "receive_seconds": round(received.seconds, 3), "job_seconds": None, "refresh_seconds": None,
                       "message": f"queued as job {received.job_id}; a worker (`mangalm up`) processes it"}
             if as_json:
                 click.echo(json.dumps(result))
@@ -173,7 +184,7 @@ def load(files, wait, as_json, dry_run, encoding, date_order, map_file, quiet):
                                        "lines": received.lines, "loaded": 0, "rejected": 0, "seconds": 0,
                                        "message": message}))
             continue
-        result = _summary(path, row)
+        result = _summary(path, row, received)
         if row["status"] != "succeeded":
             failures += 1
         if as_json:

@@ -356,9 +356,35 @@ CREATE TABLE data.predicted_order_items (
     unit_price numeric(14,2) NOT NULL,
     line_amount numeric(16,2) NOT NULL,
     frequency numeric(4,3),
+    item_rank integer,
+    item_probability numeric(5,4),
+    in_basket boolean DEFAULT true NOT NULL,
+    CONSTRAINT predicted_order_items_item_probability_check CHECK (((item_probability >= (0)::numeric) AND (item_probability <= (1)::numeric))),
+    CONSTRAINT predicted_order_items_item_rank_check CHECK ((item_rank >= 1)),
     CONSTRAINT predicted_order_items_quantity_check CHECK ((quantity > (0)::numeric)),
     CONSTRAINT predicted_order_items_unit_price_check CHECK ((unit_price >= (0)::numeric))
 );
+
+
+--
+-- Name: COLUMN predicted_order_items.item_rank; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.predicted_order_items.item_rank IS 'Rank of the product among the store''s candidates for its next order (1 = most likely)';
+
+
+--
+-- Name: COLUMN predicted_order_items.item_probability; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.predicted_order_items.item_probability IS 'Calibrated probability that the product is in the store''s next order';
+
+
+--
+-- Name: COLUMN predicted_order_items.in_basket; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.predicted_order_items.in_basket IS 'True for the predicted order''s lines (a prefix of the ranking); false for the further candidates';
 
 
 --
@@ -376,8 +402,16 @@ CREATE TABLE data.prediction_calibrations (
     recalibration double precision[],
     bins jsonb DEFAULT '[]'::jsonb NOT NULL,
     log_loss double precision,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    orders_fingerprint text
 );
+
+
+--
+-- Name: COLUMN prediction_calibrations.orders_fingerprint; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.prediction_calibrations.orders_fingerprint IS 'What the fit saw of the invoices up to fitted_as_of (app.orders_fingerprint): a fit of the same as_of from the same orders is reused';
 
 
 --
@@ -422,8 +456,16 @@ CREATE TABLE data.product_associations (
     confidence numeric(6,4) NOT NULL,
     lift numeric(10,4) NOT NULL,
     typical_amount numeric(14,2),
-    as_of date NOT NULL
+    as_of date NOT NULL,
+    mined_through_order bigint
 );
+
+
+--
+-- Name: COLUMN product_associations.mined_through_order; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.product_associations.mined_through_order IS 'The newest invoice order (data.orders id) when the rules were mined';
 
 
 --
@@ -877,6 +919,14 @@ ALTER TABLE ONLY data.predicted_order_items
 
 ALTER TABLE ONLY data.predicted_order_items
     ADD CONSTRAINT predicted_order_items_predicted_order_id_product_id_key UNIQUE (predicted_order_id, product_id);
+
+
+--
+-- Name: predicted_order_items predicted_order_items_rank_key; Type: CONSTRAINT; Schema: data; Owner: -
+--
+
+ALTER TABLE ONLY data.predicted_order_items
+    ADD CONSTRAINT predicted_order_items_rank_key UNIQUE (predicted_order_id, item_rank);
 
 
 --

@@ -85,7 +85,9 @@ BEGIN
            FROM (SELECT *, 1 / (1 + exp(-greatest(-30, least(30, %s)))) AS p
                  FROM pg_temp.calibration_columns OFFSET 0) a OFFSET 0) b',
     (SELECT string_agg(format('sum(r * x%s)', i), ', ' ORDER BY i) FROM generate_series(1, k) i),
-    (SELECT string_agg(format('sum(w * x%s * x%s)', i, j), ', ' ORDER BY i, j)
+    -- (the Hessian is symmetric: written with the smaller index first, (i, j) and (j, i) are
+    -- the same expression, which PostgreSQL computes once: 66 sums instead of 121 for k = 11)
+    (SELECT string_agg(format('sum(w * x%s * x%s)', least(i, j), greatest(i, j)), ', ' ORDER BY i, j)
      FROM generate_series(1, k) i, generate_series(1, k) j),
     (SELECT string_agg(format('x%s * $1[%s]', i, i), ' + ' ORDER BY i) FROM generate_series(1, k) i));
   v_b := array_fill(0::float8, ARRAY[k]);
@@ -106,6 +108,93 @@ BEGIN
 END
 $$;
 
+-- What the fits as of p_as_of saw of the invoices: their count, newest id, total and voids on
+-- or before p_as_of. A fit recorded with the same fingerprint was made from the same orders, so
+-- app.fit_calibration reuses it instead of fitting again (~3 s on the real export): `mangalm
+-- predict` right after an upload's refresh, or a second backtest at one cutoff. (A change to
+-- an invoice's lines alone would go unseen; uploads change lines only with their invoices.)
+CREATE FUNCTION app.orders_fingerprint(p_as_of date) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT format('%s/%s/%s/%s', count(*), max(o.id), sum(o.total_amount), count(*) FILTER (WHERE o.status = 'void'))
+  FROM data.orders o WHERE o.source = 'invoice' AND o.order_date <= p_as_of
+$$;
+
+-- Fits the basket model (app.forecast_baskets' item probabilities) as of p_as_of and stores it
+-- in data.prediction_calibrations (features = app.item_feature_names()); returns the fit's id,
+-- or NULL when fewer than 30 candidates can be checked. Training set: the candidates ranked at
+-- the cutoffs p_offsets days before p_as_of, each labelled by whether the store's first order
+-- after that cutoff held the product; only stores whose first order after the cutoff is on or
+-- before p_as_of count (no leakage: every label is known at p_as_of). One cutoff, 28 days
+-- back, by default: on the real export it gives 25-30k candidates, plenty for seven
+-- coefficients; a second one (56 days) cost ~1 s more and calibrated no better (item ECE on
+-- the top 200 stores, three cutoffs: 0.013 with one, 0.019 with two).
+CREATE FUNCTION app.fit_item_model(p_as_of date, p_offsets integer[] DEFAULT ARRAY[28])
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_cut date;
+  v_n integer;
+  v_hits integer;
+  v_b float8[];
+  v_bins jsonb;
+  v_ll float8;
+  v_id bigint;
+BEGIN
+  PERFORM app.drop_temp_table('item_sample');
+  CREATE TEMP TABLE item_sample (x float8[], y integer, wt float8) ON COMMIT DROP;
+  FOREACH v_cut IN ARRAY ARRAY(SELECT p_as_of - o FROM unnest(p_offsets) o) LOOP
+    PERFORM app.stage_recent_lines(v_cut, 12);
+    PERFORM app.stage_basket_candidates(v_cut, NULL);
+    INSERT INTO pg_temp.item_sample
+    WITH next_day AS (
+      SELECT o.store_id, min(o.order_date) AS day FROM data.orders o
+      WHERE o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0
+        AND o.order_date > v_cut AND o.order_date <= p_as_of
+        AND o.store_id IN (SELECT DISTINCT b.store_id FROM pg_temp.basket_candidates b)
+      GROUP BY o.store_id
+    ), bought AS (
+      SELECT DISTINCT n.store_id, i.product_id
+      FROM next_day n
+      JOIN data.orders o ON o.store_id = n.store_id AND o.order_date = n.day AND o.source = 'invoice'
+                        AND o.status <> 'void' AND o.total_amount > 0
+      JOIN data.invoice_items i ON i.order_id = o.id
+      WHERE i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
+    )
+    SELECT app.item_features(b.u, b.k, b.g, b.n, b.score_rank), (x.product_id IS NOT NULL)::integer, 1.0
+    FROM pg_temp.basket_candidates b
+    JOIN next_day n ON n.store_id = b.store_id
+    LEFT JOIN bought x ON x.store_id = b.store_id AND x.product_id = b.product_id;
+  END LOOP;
+  -- The lines staged here were the cutoffs'; the next reader restages its own.
+  PERFORM app.drop_temp_table('recent_lines');
+  PERFORM set_config('mangalm.recent_lines', '', true);
+
+  SELECT count(*), coalesce(sum(y), 0) INTO v_n, v_hits FROM pg_temp.item_sample;
+  IF v_n < 30 THEN
+    RETURN NULL;
+  END IF;
+  PERFORM app.drop_temp_table('calibration_sample');
+  ALTER TABLE pg_temp.item_sample RENAME TO calibration_sample;
+  v_b := app.fit_logistic();
+  SELECT coalesce(jsonb_agg(jsonb_build_object('decile', d.decile, 'n', d.n, 'mean_probability', d.mean_p,
+                                               'hit_rate', d.hit_rate) ORDER BY d.decile), '[]'),
+         sum(d.ll) / v_n
+    INTO v_bins, v_ll
+  FROM (SELECT least(width_bucket(q.p, 0, 1, 10), 10) AS decile, count(*) AS n,
+               round(avg(q.p)::numeric, 3) AS mean_p, round(avg(q.y), 3) AS hit_rate,
+               sum(CASE WHEN q.y = 1 THEN -ln(greatest(q.p, 1e-12)) ELSE -ln(greatest(1 - q.p, 1e-12)) END) AS ll
+        FROM (SELECT app.logistic(s.x, v_b) AS p, s.y FROM pg_temp.calibration_sample s) q
+        GROUP BY 1) d;
+  DROP TABLE pg_temp.calibration_sample;
+  INSERT INTO data.prediction_calibrations (fitted_as_of, training_cutoffs, samples, hits, features, coefficients,
+                                            recalibration, bins, log_loss, orders_fingerprint)
+  VALUES (p_as_of, ARRAY(SELECT p_as_of - o FROM unnest(p_offsets) o), v_n, v_hits, app.item_feature_names(), v_b,
+          NULL, v_bins, v_ll, app.orders_fingerprint(p_as_of))
+  RETURNING id INTO v_id;
+  RETURN v_id;
+END
+$$;
+
 -- Fits the confidence model as of p_as_of and stores it in data.prediction_calibrations;
 -- returns the fit's id, or NULL when fewer than 30 past predictions can be checked.
 -- Training set: the predictions forecast_dates makes at p_cutoffs past cutoffs (every p_step
@@ -114,11 +203,16 @@ $$;
 -- used, so every label is known from invoices dated on or before p_as_of (no leakage), and
 -- which ones are used depends on the prediction only, never on the outcome.
 -- Model: logistic regression on app.confidence_features (app.fit_logistic), then a quadratic
--- Platt scaling of its linear predictor, fitted on the same sample.
-CREATE FUNCTION app.fit_calibration(p_as_of date, p_cutoffs integer DEFAULT 13, p_step integer DEFAULT 14)
+-- Platt scaling of its linear predictor, fitted on the same sample. The basket model is
+-- refitted first (app.fit_item_model), so the two always come from the same as_of. A fit of
+-- the same as_of and cutoffs made from the same orders (app.orders_fingerprint) is returned
+-- as it is, unless p_force.
+CREATE FUNCTION app.fit_calibration(p_as_of date, p_cutoffs integer DEFAULT 13, p_step integer DEFAULT 14,
+                                    p_force boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
+  v_fingerprint text := app.orders_fingerprint(p_as_of);
   v_cutoffs date[];
   v_n integer;
   v_hits integer;
@@ -129,12 +223,22 @@ DECLARE
   v_id bigint;
 BEGIN
   v_cutoffs := ARRAY(SELECT p_as_of - p_step * j FROM generate_series(1, p_cutoffs) j);
+  IF NOT p_force THEN
+    SELECT c.id INTO v_id FROM data.prediction_calibrations c
+    WHERE c.fitted_as_of = p_as_of AND c.features = app.confidence_feature_names()
+      AND c.training_cutoffs = v_cutoffs AND c.orders_fingerprint = v_fingerprint
+    ORDER BY c.id DESC LIMIT 1;
+    IF v_id IS NOT NULL THEN
+      RETURN v_id;
+    END IF;
+  END IF;
+  PERFORM app.fit_item_model(p_as_of);
   PERFORM app.drop_temp_table('calibration_stage1');
 
   PERFORM app.drop_temp_table('calibration_sample');
   CREATE TEMP TABLE calibration_sample ON COMMIT DROP AS
   SELECT app.confidence_features(f.n_gaps, f.n_later, f.n_window, f.elapsed, f.median_gap, f.spread_gap,
-                                 f.predicted_date - c.cutoff, c.cutoff - f.first_order) AS x,
+                                 f.predicted_date - c.cutoff, c.cutoff - f.first_order, f.recent_orders, f.n_orders) AS x,
          (nx.day IS NOT NULL AND abs(nx.day - f.predicted_date) <= 7)::integer AS y, 1.0::float8 AS wt
   FROM unnest(v_cutoffs) AS c(cutoff)
   CROSS JOIN LATERAL app.forecast_dates(c.cutoff, NULL) f
@@ -172,27 +276,32 @@ BEGIN
         GROUP BY 1) d;
 
   INSERT INTO data.prediction_calibrations (fitted_as_of, training_cutoffs, samples, hits, features, coefficients,
-                                            recalibration, bins, log_loss)
-  VALUES (p_as_of, v_cutoffs, v_n, v_hits, app.confidence_feature_names(), v_b, v_r, v_bins, v_ll)
+                                            recalibration, bins, log_loss, orders_fingerprint)
+  VALUES (p_as_of, v_cutoffs, v_n, v_hits, app.confidence_feature_names(), v_b, v_r, v_bins, v_ll, v_fingerprint)
   RETURNING id INTO v_id;
   RETURN v_id;
 END
 $$;
 
 -- Runs a backtest: predicts as of p_cutoff with only invoices dated on or before it (the
--- confidence model too is fitted as of the cutoff), compares with the horizon after it, and
--- records the figures in data.backtest_runs; returns them (jsonb, with the run's id).
+-- confidence and basket models too are fitted as of the cutoff), compares with the horizon
+-- after it, and records the figures in data.backtest_runs; returns them (jsonb, with the
+-- run's id). p_top, when given, judges only the p_top stores with the most order days before
+-- the cutoff among those that ordered within the horizon (the busiest: where a rep's time goes).
 --   dates:   hit rate (the first order after the cutoff within ±7 days of the prediction,
 --            over the stores whose window ends within the horizon), mean absolute error in
 --            days (stores that ordered), Brier score; baseline "last order + median gap".
---   baskets: recall@10 and precision@10 of the predicted items against the products of the
---            first order after the cutoff (recall over min(10, items ordered)), F1, and the
---            amount error against that order's product lines; baseline "the store's own 10
---            most frequent products" (with their median quantity at the latest price).
---   calibration: per confidence decile, predictions, mean confidence and observed hit rate.
+--   baskets: against the products of the first order after the cutoff: recall@10 (the share
+--            of that order's products among the first 10 ranked), precision@10 (the share of
+--            the first 10 that were ordered), F1; the predicted order's lines (in_basket):
+--            size, precision, recall and the amount error; beside two baselines, "the store's
+--            own 10 most frequent products" and "the same, each past order weighted 0.9^k by
+--            age" (k = 0 for the newest), both over all history to the cutoff.
+--   calibration: per confidence decile, predictions, mean confidence and observed hit rate;
+--            item_calibration: the same for the ranked products' probabilities.
 -- Refuses a horizon outside 7..730 days, and a cutoff whose horizon runs past the newest
 -- invoice (outcomes there are not known yet).
-CREATE FUNCTION app.run_backtest(p_cutoff date, p_horizon integer DEFAULT 90) RETURNS jsonb
+CREATE FUNCTION app.run_backtest(p_cutoff date, p_horizon integer DEFAULT 90, p_top integer DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS $$
 DECLARE
   v_first date;
@@ -204,6 +313,7 @@ DECLARE
   v_dates jsonb;
   v_baskets jsonb;
   v_calibration jsonb;
+  v_item_calibration jsonb;
   v_result jsonb;
   v_id bigint;
 BEGIN
@@ -233,11 +343,11 @@ BEGIN
   -- Dates: model and baseline, with the first order after the cutoff within the horizon.
   PERFORM app.drop_temp_table('bt_dates');
   CREATE TEMP TABLE bt_dates ON COMMIT DROP AS
-  SELECT f.store_id, f.predicted_date, f.baseline_date, nx.day AS next_day, f.elapsed > f.median_gap AS overdue,
+  SELECT f.store_id, f.n_orders, f.predicted_date, f.baseline_date, nx.day AS next_day, f.elapsed > f.median_gap AS overdue,
          CASE WHEN v_fit IS NOT NULL
               THEN app.calibrated_probability(
                      app.confidence_features(f.n_gaps, f.n_later, f.n_window, f.elapsed, f.median_gap, f.spread_gap,
-                                             f.predicted_date - p_cutoff, p_cutoff - f.first_order),
+                                             f.predicted_date - p_cutoff, p_cutoff - f.first_order, f.recent_orders, f.n_orders),
                      v_fit_row.coefficients, v_fit_row.recalibration)
               ELSE app.uncalibrated_confidence(f.n_gaps, f.n_later, f.n_window) END AS confidence
   FROM app.forecast_dates(p_cutoff, NULL) f
@@ -245,6 +355,11 @@ BEGIN
     SELECT min(o.order_date) AS day FROM data.orders o
     WHERE o.store_id = f.store_id AND o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0
       AND o.order_date > p_cutoff AND o.order_date <= v_end) nx ON true;
+  IF p_top IS NOT NULL THEN
+    DELETE FROM pg_temp.bt_dates d
+    WHERE d.store_id NOT IN (SELECT t.store_id FROM pg_temp.bt_dates t WHERE t.next_day IS NOT NULL
+                             ORDER BY t.n_orders DESC, t.store_id LIMIT p_top);
+  END IF;
 
   SELECT jsonb_build_object(
     'stores_predicted', count(*),
@@ -298,16 +413,18 @@ BEGIN
   WHERE i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
   GROUP BY d.store_id, i.product_id;
 
+  -- The model's ranked candidates (the first 10 for @10, the in_basket ones for the order).
   PERFORM app.drop_temp_table('bt_model');
   CREATE TEMP TABLE bt_model ON COMMIT DROP AS
-  SELECT b.store_id, b.product_id, round(b.quantity * b.unit_price, 2) AS amount,
-         row_number() OVER (PARTITION BY b.store_id ORDER BY b.rank) AS rnk
+  SELECT b.store_id, b.product_id, round(b.quantity * b.unit_price, 2) AS amount, b.rank AS rnk, b.in_basket,
+         b.probability
   FROM app.forecast_baskets(p_cutoff, NULL) b
-  WHERE b.in_basket AND b.store_id IN (SELECT store_id FROM pg_temp.bt_dates);
+  WHERE b.store_id IN (SELECT store_id FROM pg_temp.bt_dates);
 
-  -- Baseline: the 10 products the store bought on the most order days, all history to the cutoff.
-  PERFORM app.drop_temp_table('bt_baseline');
-  CREATE TEMP TABLE bt_baseline ON COMMIT DROP AS
+  -- Baselines over all history to the cutoff, one row per store and product: k = the order days
+  -- with the product, w = the same with each order day weighted 0.9^(its age in order days).
+  PERFORM app.drop_temp_table('bt_baselines');
+  CREATE TEMP TABLE bt_baselines ON COMMIT DROP AS
   WITH days AS (
     SELECT o.store_id, o.order_date, i.product_id, sum(i.quantity) AS qty,
            max(i.line_total / i.quantity) FILTER (WHERE i.line_total > 0) AS price
@@ -316,36 +433,50 @@ BEGIN
       AND o.store_id IN (SELECT store_id FROM pg_temp.bt_dates)
       AND i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
     GROUP BY 1, 2, 3
+  ), aged AS (
+    SELECT d.*, dense_rank() OVER (PARTITION BY d.store_id ORDER BY d.order_date DESC) - 1 AS age FROM days d
   ), per_product AS (
-    SELECT store_id, product_id, count(*) AS k,
+    SELECT store_id, product_id, count(*) AS k, sum(power(0.9, age)) AS w,
            percentile_disc(0.5) WITHIN GROUP (ORDER BY qty) AS qty,
            (array_agg(price ORDER BY order_date DESC) FILTER (WHERE price IS NOT NULL))[1] AS price
-    FROM days GROUP BY 1, 2
+    FROM aged GROUP BY 1, 2
   )
-  SELECT * FROM (
-    SELECT store_id, product_id, round(qty * coalesce(price, 0), 2) AS amount,
-           row_number() OVER (PARTITION BY store_id ORDER BY k DESC, product_id) AS rnk
-    FROM per_product) r
-  WHERE rnk <= 10;
+  SELECT pp.store_id, pp.product_id, round(pp.qty * coalesce(pp.price, 0), 2) AS amount,
+         -- ties by the product's key, so that two loads of one export give the same figures
+         row_number() OVER (PARTITION BY pp.store_id ORDER BY pp.k DESC, pr.product_key) AS freq_rank,
+         row_number() OVER (PARTITION BY pp.store_id ORDER BY pp.w DESC, pp.k DESC, pr.product_key) AS recency_rank
+  FROM per_product pp JOIN data.products pr ON pr.id = pp.product_id;
 
   WITH actual AS (
     SELECT store_id, count(*) AS n, sum(amount) AS amount FROM pg_temp.bt_actual GROUP BY 1
   ), model AS (
     SELECT m.store_id, count(*) FILTER (WHERE m.rnk <= 10) AS m_n,
-           count(x.product_id) FILTER (WHERE m.rnk <= 10) AS m_hits, sum(m.amount) AS m_amount
+           count(x.product_id) FILTER (WHERE m.rnk <= 10) AS m_hits,
+           count(*) FILTER (WHERE m.in_basket) AS o_n, count(x.product_id) FILTER (WHERE m.in_basket) AS o_hits,
+           sum(m.amount) FILTER (WHERE m.in_basket) AS o_amount
     FROM pg_temp.bt_model m LEFT JOIN pg_temp.bt_actual x ON x.store_id = m.store_id AND x.product_id = m.product_id
     GROUP BY m.store_id
   ), baseline AS (
-    SELECT b.store_id, count(*) AS b_n, count(x.product_id) AS b_hits, sum(b.amount) AS b_amount
-    FROM pg_temp.bt_baseline b LEFT JOIN pg_temp.bt_actual x ON x.store_id = b.store_id AND x.product_id = b.product_id
+    SELECT b.store_id, count(*) FILTER (WHERE b.freq_rank <= 10) AS b_n,
+           count(x.product_id) FILTER (WHERE b.freq_rank <= 10) AS b_hits,
+           sum(b.amount) FILTER (WHERE b.freq_rank <= 10) AS b_amount,
+           count(*) FILTER (WHERE b.recency_rank <= 10) AS w_n,
+           count(x.product_id) FILTER (WHERE b.recency_rank <= 10) AS w_hits,
+           sum(b.amount) FILTER (WHERE b.recency_rank <= 10) AS w_amount
+    FROM pg_temp.bt_baselines b LEFT JOIN pg_temp.bt_actual x ON x.store_id = b.store_id AND x.product_id = b.product_id
+    WHERE b.freq_rank <= 10 OR b.recency_rank <= 10
     GROUP BY b.store_id
   ), scored AS (
-    SELECT a.store_id, a.n, a.amount, coalesce(m.m_n, 0) AS m_n, coalesce(m.m_hits, 0) AS m_hits, m.m_amount,
-           coalesce(b.b_n, 0) AS b_n, coalesce(b.b_hits, 0) AS b_hits, b.b_amount
+    SELECT a.store_id, a.n, a.amount, coalesce(m.m_n, 0) AS m_n, coalesce(m.m_hits, 0) AS m_hits,
+           coalesce(m.o_n, 0) AS o_n, coalesce(m.o_hits, 0) AS o_hits, m.o_amount,
+           coalesce(b.b_n, 0) AS b_n, coalesce(b.b_hits, 0) AS b_hits, b.b_amount,
+           coalesce(b.w_n, 0) AS w_n, coalesce(b.w_hits, 0) AS w_hits, b.w_amount
     FROM actual a LEFT JOIN model m ON m.store_id = a.store_id LEFT JOIN baseline b ON b.store_id = a.store_id
   ), rates AS (
-    SELECT s.*, s.m_hits::numeric / nullif(s.m_n, 0) AS m_p, s.m_hits::numeric / least(10, s.n) AS m_r,
-           s.b_hits::numeric / nullif(s.b_n, 0) AS b_p, s.b_hits::numeric / least(10, s.n) AS b_r
+    SELECT s.*, s.m_hits::numeric / nullif(s.m_n, 0) AS m_p, s.m_hits::numeric / s.n AS m_r,
+           s.o_hits::numeric / nullif(s.o_n, 0) AS o_p, s.o_hits::numeric / s.n AS o_r,
+           s.b_hits::numeric / nullif(s.b_n, 0) AS b_p, s.b_hits::numeric / s.n AS b_r,
+           s.w_hits::numeric / nullif(s.w_n, 0) AS w_p, s.w_hits::numeric / s.n AS w_r
     FROM scored s
   )
   SELECT jsonb_build_object(
@@ -355,20 +486,42 @@ BEGIN
       'items_mean', round(avg(m_n), 2),
       'recall_at_10', round(avg(m_r), 4), 'precision_at_10', round(avg(coalesce(m_p, 0)), 4),
       'f1_at_10', round(avg(coalesce(2 * m_p * m_r / nullif(m_p + m_r, 0), 0)), 4),
-      'amount_mae', round(avg(abs(coalesce(m_amount, 0) - amount)), 2),
-      'amount_wape', round(sum(abs(coalesce(m_amount, 0) - amount)) / nullif(sum(amount), 0), 4)),
+      'basket_items_mean', round(avg(o_n), 2),
+      'basket_precision', round(avg(coalesce(o_p, 0)), 4), 'basket_recall', round(avg(o_r), 4),
+      'amount_mae', round(avg(abs(coalesce(o_amount, 0) - amount)), 2),
+      'amount_wape', round(sum(abs(coalesce(o_amount, 0) - amount)) / nullif(sum(amount), 0), 4)),
     'baseline', jsonb_build_object(
       'name', 'the store''s own 10 most frequent products',
       'items_mean', round(avg(b_n), 2),
       'recall_at_10', round(avg(b_r), 4), 'precision_at_10', round(avg(coalesce(b_p, 0)), 4),
       'f1_at_10', round(avg(coalesce(2 * b_p * b_r / nullif(b_p + b_r, 0), 0)), 4),
       'amount_mae', round(avg(abs(coalesce(b_amount, 0) - amount)), 2),
-      'amount_wape', round(sum(abs(coalesce(b_amount, 0) - amount)) / nullif(sum(amount), 0), 4)))
+      'amount_wape', round(sum(abs(coalesce(b_amount, 0) - amount)) / nullif(sum(amount), 0), 4)),
+    'recency_baseline', jsonb_build_object(
+      'name', 'the same, each past order weighted 0.9^k by age',
+      'items_mean', round(avg(w_n), 2),
+      'recall_at_10', round(avg(w_r), 4), 'precision_at_10', round(avg(coalesce(w_p, 0)), 4),
+      'f1_at_10', round(avg(coalesce(2 * w_p * w_r / nullif(w_p + w_r, 0), 0)), 4),
+      'amount_mae', round(avg(abs(coalesce(w_amount, 0) - amount)), 2),
+      'amount_wape', round(sum(abs(coalesce(w_amount, 0) - amount)) / nullif(sum(amount), 0), 4)))
   INTO v_baskets FROM rates;
 
+  -- The item probabilities against what the stores that ordered really bought.
+  SELECT coalesce(jsonb_agg(jsonb_build_object('decile', format('%s-%s', round((d.decile - 1) / 10.0, 1), round(d.decile / 10.0, 1)),
+                                               'n', d.n, 'mean_probability', d.mean_p, 'hit_rate', d.hit_rate,
+                                               'gap', abs(d.mean_p - d.hit_rate))
+                            ORDER BY d.decile), '[]')
+  INTO v_item_calibration
+  FROM (SELECT least(width_bucket(m.probability, 0, 1, 10), 10) AS decile, count(*) AS n,
+               round(avg(m.probability), 3) AS mean_p, round(avg((x.product_id IS NOT NULL)::integer), 3) AS hit_rate
+        FROM pg_temp.bt_model m
+        JOIN pg_temp.bt_dates d ON d.store_id = m.store_id AND d.next_day IS NOT NULL
+        LEFT JOIN pg_temp.bt_actual x ON x.store_id = m.store_id AND x.product_id = m.product_id
+        GROUP BY 1) d;
+
   v_result := jsonb_build_object(
-    'cutoff', p_cutoff, 'horizon_days', p_horizon, 'window_days', 7,
-    'dates', v_dates, 'baskets', v_baskets, 'calibration', v_calibration,
+    'cutoff', p_cutoff, 'horizon_days', p_horizon, 'window_days', 7, 'top_stores', p_top,
+    'dates', v_dates, 'baskets', v_baskets, 'calibration', v_calibration, 'item_calibration', v_item_calibration,
     -- The largest |mean confidence - hit rate| among deciles with 100+ predictions (a decile
     -- of 30 has a standard error near 0.08: its gap says little), and the expected
     -- calibration error (the gaps weighted by the deciles' sizes).
@@ -376,6 +529,8 @@ BEGIN
                             WHERE (c ->> 'n')::integer >= 100),
     'calibration_ece', (SELECT round(sum((c ->> 'gap')::numeric * (c ->> 'n')::integer) / nullif(sum((c ->> 'n')::integer), 0), 4)
                         FROM jsonb_array_elements(v_calibration) c),
+    'item_calibration_ece', (SELECT round(sum((c ->> 'gap')::numeric * (c ->> 'n')::integer) / nullif(sum((c ->> 'n')::integer), 0), 4)
+                             FROM jsonb_array_elements(v_item_calibration) c),
     'confidence_fit', CASE WHEN v_fit IS NULL THEN jsonb_build_object('calibrated', false)
                            ELSE jsonb_build_object('calibrated', true, 'id', v_fit, 'samples', v_fit_row.samples,
                                                    'hits', v_fit_row.hits, 'training_cutoffs', cardinality(v_fit_row.training_cutoffs)) END,

@@ -241,13 +241,18 @@ $$;
 
 -- Writes one data.prediction_decisions row per prediction whose status a statement changed,
 -- with the reason app.decide_prediction passed in the transaction setting
--- mangalm.decision_reason. Security definer: no API role writes the history directly.
+-- mangalm.decision_reason; a decision the store's auto-approve preference made
+-- (app.tg_predicted_orders_auto_approve sets mangalm.decision_automatic) is marked automatic
+-- and has no person behind it. Security definer: no API role writes the history directly.
 CREATE FUNCTION app.tg_predicted_orders_log() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, data AS $$
+DECLARE
+  v_automatic boolean := coalesce(nullif(current_setting('mangalm.decision_automatic', true), ''), 'off')::boolean;
 BEGIN
-  INSERT INTO data.prediction_decisions (prediction_id, from_status, to_status, reason, decided_by)
+  INSERT INTO data.prediction_decisions (prediction_id, from_status, to_status, reason, decided_by, automatic)
   SELECT n.id, o.status, n.status, nullif(current_setting('mangalm.decision_reason', true), ''),
-         (SELECT u.id FROM data.users u WHERE u.id = app.current_user_id())
+         CASE WHEN NOT v_automatic THEN (SELECT u.id FROM data.users u WHERE u.id = app.current_user_id()) END,
+         v_automatic
   FROM new_rows n JOIN old_rows o ON o.id = n.id
   WHERE n.status IS DISTINCT FROM o.status;
   RETURN NULL;
@@ -340,7 +345,7 @@ BEGIN
     INSERT INTO data.order_items (order_id, product_id, quantity, unit_price, source)
     SELECT v_order_id, i.product_id, i.quantity, i.unit_price, 'prediction'
     FROM data.predicted_order_items i JOIN data.products p ON p.id = i.product_id AND p.is_active
-    WHERE i.predicted_order_id = p_prediction_id;
+    WHERE i.predicted_order_id = p_prediction_id AND i.in_basket;  -- the further ranked candidates are not ordered
   ELSE
     INSERT INTO data.order_items (order_id, product_id, quantity, unit_price, source)
     SELECT v_order_id, b.product_id, b.quantity, b.unit_price, 'manual'

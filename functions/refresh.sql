@@ -17,8 +17,14 @@ $$;
 -- and announces {"type": "data_changed", "source": p_source, "store_ids": [...]} on
 -- mangalm_events (store_ids null for all stores or more than 200). Returns nothing; the
 -- milliseconds of each step are left in the transaction setting mangalm.refresh_timings.
--- The confidence model is refitted when no fit is less than 28 days older than p_as_of, the
--- association rules when they are not from the last 7 days or every store is recomputed.
+-- The confidence model is refitted when no fit is less than 28 days older than p_as_of. The
+-- association rules are global and cost the most to mine, so an upload re-mines them only when
+-- none are from the last 7 days (a store's suggestions then come from rules up to a week old),
+-- and a refresh of every store (predict) when they were mined as of another date or before the
+-- newest invoices came (app.newest_invoice_order): `mangalm predict` right after an upload
+-- reuses the rules the upload mined from the same data. Upselling reads only the given stores'
+-- lines, so an upload's refresh costs what its stores cost, plus the all-store steps that are
+-- linear in the orders (segments, the dashboard) and the staging of recent lines.
 -- A transaction-level advisory lock makes two uploads that finish together take turns.
 -- work_mem is raised for the aggregates over recent lines; JIT is off because compiling
 -- costs more (~50 ms a query) than these sub-second queries gain.
@@ -30,6 +36,7 @@ DECLARE
   v_timings jsonb := '{}';
   v_estimate real;
   v_orders bigint;
+  v_scope text[] := p_store_ids;
   t timestamptz;
 BEGIN
   IF p_store_ids IS NOT NULL AND cardinality(p_store_ids) = 0 THEN
@@ -37,6 +44,11 @@ BEGIN
   END IF;
   PERFORM pg_advisory_xact_lock(hashtext('mangalm.refresh_derived'));
   v_as_of := coalesce(p_as_of, app.analytics_as_of());
+  -- An upload that touched every store (a first load) is recomputed as a refresh of all
+  -- stores: the steps then read every store's lines at once instead of matching ~3,000 ids.
+  IF cardinality(p_store_ids) >= (SELECT count(*) FROM data.stores) THEN
+    v_scope := NULL;
+  END IF;
 
   -- Statistics first. Called at the end of a bulk load, in its transaction, the planner knows
   -- nothing of the rows just written (autovacuum analyzes them only after the commit), and
@@ -72,17 +84,19 @@ BEGIN
   v_timings := v_timings || jsonb_build_object('segments', round(extract(epoch FROM clock_timestamp() - t) * 1000));
 
   t := clock_timestamp();
-  PERFORM app.recompute_predictions(v_as_of, p_store_ids);
+  PERFORM app.recompute_predictions(v_as_of, v_scope);
   v_timings := v_timings || jsonb_build_object('predictions', round(extract(epoch FROM clock_timestamp() - t) * 1000));
 
   t := clock_timestamp();
-  IF p_store_ids IS NULL OR NOT EXISTS (SELECT FROM data.product_associations a
-                                        WHERE a.as_of <= v_as_of AND a.as_of > v_as_of - 7) THEN
+  IF NOT EXISTS (SELECT FROM data.product_associations a WHERE a.as_of <= v_as_of AND a.as_of > v_as_of - 7)
+     OR (p_store_ids IS NULL
+         AND NOT EXISTS (SELECT FROM data.product_associations a
+                         WHERE a.as_of = v_as_of AND a.mined_through_order IS NOT DISTINCT FROM app.newest_invoice_order())) THEN
     PERFORM app.recompute_associations(v_as_of);
     v_timings := v_timings || jsonb_build_object('rules', round(extract(epoch FROM clock_timestamp() - t) * 1000));
     t := clock_timestamp();
   END IF;
-  PERFORM app.recompute_upselling(v_as_of, p_store_ids);
+  PERFORM app.recompute_upselling(v_as_of, v_scope);
   v_timings := v_timings || jsonb_build_object('upselling', round(extract(epoch FROM clock_timestamp() - t) * 1000));
 
   t := clock_timestamp();

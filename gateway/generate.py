@@ -70,16 +70,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Callable, Iterator, TextIO
 
-COLUMNS = [
-    "Invoice Date", "Invoice ID", "Invoice Number", "Invoice Status", "Customer ID",
-    "Customer Name", "Due Date", "Purchase Order", "Sales Order Number", "Product ID",
-    "Item Name", "SKU", "Brand", "Category Name", "Item Desc", "Quantity", "Usage unit",
-    "Item Price", "MRP", "Discount", "Discount Amount", "Item Total", "SubTotal", "Total",
-    "Balance", "Item Tax %", "Item Tax Amount", "HSN/SAC", "Currency Code", "Warehouse Name",
-    "Sales person", "Billing City", "Billing State", "Billing Country", "Billing Code",
-    "Shipping City", "Shipping State", "Shipping Country", "Shipping Code", "Payment Terms",
-    "Notes",
-]
+from .loader import export_fields
+
+# The export's headers, from the one list in functions/ingest.sql (app.ingest_fields()); the
+# rows below are written in this order.
+COLUMNS = [header for _, _, header in export_fields()]
 
 DEFAULT_SEED = 42
 DEFAULT_START_DATE = date(2024, 1, 1)

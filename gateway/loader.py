@@ -22,6 +22,11 @@ export, raw COPY into an unlogged all-text table ≈ 6.5 s):
 - Typing and every rule about values (dates, numbers, required fields) stay in SQL
   (app.process_bulk_upload_complete), where they are set-based and in one place.
 
+Gzip: a file that starts with gzip's magic bytes (`export.csv.gz`, or an HTTP body sent with
+Content-Encoding: gzip) is unpacked while it is read, at most 1 MiB of output per step, so memory
+stays constant; a damaged or cut-off stream refuses the upload and the job is abandoned (nothing
+of it is loaded). Byte counts, the upload limit and the SHA-256 are of the bytes as received.
+
 Header mapping: case-, space- and punctuation-insensitive, with aliases (InvoiceNo, CustomerID,
 UnitPrice, Description, ...) and an optional user map (--map). A file missing a required
 column is refused (LoadRefused) before anything is written.
@@ -39,35 +44,34 @@ import re
 import threading
 import time
 import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 import psycopg
 
+from .config import ROOT
+
 # ---------------------------------------------------------------------------------------------
 # Headers
 # ---------------------------------------------------------------------------------------------
 
-# The export's columns (the same list as app.ingest_fields() in functions/ingest.sql).
-FIELDS: list[tuple[str, str]] = [
-    ("invoice_date", "Invoice Date"), ("invoice_id", "Invoice ID"),
-    ("invoice_number", "Invoice Number"), ("invoice_status", "Invoice Status"),
-    ("customer_id", "Customer ID"), ("customer_name", "Customer Name"), ("due_date", "Due Date"),
-    ("purchase_order", "Purchase Order"), ("sales_order_number", "Sales Order Number"),
-    ("product_id", "Product ID"), ("item_name", "Item Name"), ("sku", "SKU"), ("brand", "Brand"),
-    ("category_name", "Category Name"), ("item_desc", "Item Desc"), ("quantity", "Quantity"),
-    ("usage_unit", "Usage unit"), ("item_price", "Item Price"), ("mrp", "MRP"),
-    ("discount", "Discount"), ("discount_amount", "Discount Amount"), ("item_total", "Item Total"),
-    ("subtotal", "SubTotal"), ("total", "Total"), ("balance", "Balance"),
-    ("item_tax_pct", "Item Tax %"), ("item_tax_amount", "Item Tax Amount"), ("hsn_sac", "HSN/SAC"),
-    ("currency_code", "Currency Code"), ("warehouse_name", "Warehouse Name"),
-    ("sales_person", "Sales person"), ("billing_city", "Billing City"),
-    ("billing_state", "Billing State"), ("billing_country", "Billing Country"),
-    ("billing_code", "Billing Code"), ("shipping_city", "Shipping City"),
-    ("shipping_state", "Shipping State"), ("shipping_country", "Shipping Country"),
-    ("shipping_code", "Shipping Code"), ("payment_terms", "Payment Terms"), ("notes", "Notes"),
-]
+def export_fields() -> list[tuple[str, str, str]]:
+    """The export's columns as (field, kind, header), in mangalam_invoices order: read from the
+    one list in functions/ingest.sql (app.ingest_fields(), whose comment says why it lives
+    there), so the loader maps headers without a database and never disagrees with it."""
+    text = (ROOT / "functions" / "ingest.sql").read_text(encoding="utf-8")
+    parts = text.split("$fields$")
+    if len(parts) != 3:
+        raise RuntimeError(f"{ROOT / 'functions' / 'ingest.sql'} must hold the export's column list "
+                           "once, as the literal of app.ingest_fields()")
+    return [(f, k, h) for f, k, h in json.loads(parts[1])]
+
+
+EXPORT_FIELDS = export_fields()
+# field -> the export's header
+FIELDS: list[tuple[str, str]] = [(f, h) for f, _, h in EXPORT_FIELDS]
 DISPLAY = dict(FIELDS)
 
 # Other names exports use for the same columns (normalised: see normalize_header). A name that
@@ -257,6 +261,10 @@ class LoadOptions:
     progress: Callable[[int, int | None, int], None] | None = None
     # Refuses the upload once more than this many bytes arrived (HTTP limit); None: no limit.
     max_bytes: int | None = None
+    # "gzip": the input must be gzip (HTTP Content-Encoding: gzip); None: gzip is recognised by
+    # its magic bytes, whatever the file is called (a `.csv.gz` that a browser already
+    # unpacked is read as the plain CSV it is).
+    compression: str | None = None
 
 
 @dataclass
@@ -295,21 +303,75 @@ def _encoding_hint(enc: str) -> str:
     return f"if the file was saved in another encoding, load it with --encoding (for example --encoding {other})"
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _Gunzip:
+    """A gzip stream unpacked a block at a time: each read returns at most CHUNK bytes of
+    output, so memory stays constant however well the file compresses (a 1 MB block of a
+    bomb never becomes 1 GB in memory). Files of several gzip members (`cat a.gz b.gz`) are
+    read as one. A damaged or cut-off stream raises LoadRefused; the loader then abandons the
+    job, so nothing of the file is kept."""
+
+    def __init__(self, read_raw: Callable[[], bytes], first: bytes):
+        self.read_raw = read_raw
+        self.inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        self.input = first                       # compressed bytes not handed to zlib yet
+        self.compressed = 0                      # compressed bytes handed to zlib so far
+
+    def _refuse(self, what: str) -> LoadRefused:
+        return LoadRefused(f"the file is not valid gzip ({what}, near compressed byte {self.compressed:,}); nothing "
+                           "of it was loaded. Check it with `gzip -t FILE`, then export or compress it again")
+
+    def read(self) -> bytes:
+        while True:
+            data = self.inflate.unconsumed_tail or self.input
+            self.input = b""
+            if not data:
+                data = self.read_raw()
+                if not data:
+                    if not self.inflate.eof:
+                        raise self._refuse("it ends before the end of its compressed data: cut off?")
+                    return b""
+            if self.inflate.eof:                 # the next member of a multi-member file
+                self.inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            before = len(data)
+            try:
+                out = self.inflate.decompress(data, CHUNK)
+            except zlib.error as e:
+                raise self._refuse(str(e).replace("Error -3 while decompressing data: ", "")) from None
+            self.compressed += before - len(self.inflate.unconsumed_tail)
+            if self.inflate.eof:
+                self.input = self.inflate.unused_data
+            if out:
+                return out
+
+
 class _Source:
     """The file as UTF-8 physical lines, in blocks. Yields (first line number, lines, bad) where
     bad maps a line's index in the block to the reason it could not be read."""
 
-    def __init__(self, raw: BinaryIO, encoding: str, max_bytes: int | None):
+    def __init__(self, raw: BinaryIO, encoding: str, max_bytes: int | None, compression: str | None = None):
         self.raw = raw
         self.max_bytes = max_bytes
-        self.bytes = 0
-        self.sha = hashlib.sha256()
+        self.bytes = 0                           # bytes as received (compressed, for a gzip file)
+        self.sha = hashlib.sha256()              # of the bytes as received
         try:
             self.codec = codecs.lookup(encoding).name
         except LookupError:
             raise LoadRefused(f"unknown encoding {encoding!r}; use a name such as utf-8, cp1252, latin-1 or utf-16") from None
         self.label = encoding
-        first = self._read()
+        first = self._read_raw()
+        self.gzip = first.startswith(GZIP_MAGIC)
+        if compression == "gzip" and not self.gzip:
+            raise LoadRefused("the upload is declared gzip-compressed (Content-Encoding: gzip) but is not gzip data "
+                              "(it does not start with the bytes 1f 8b); send it uncompressed without that header, "
+                              "or compress it with gzip")
+        if self.gzip:
+            self._read = _Gunzip(self._read_raw, first).read
+            first = self._read()
+        else:
+            self._read = self._read_raw
         for bom, name in BOMS:
             if first.startswith(bom):
                 # A byte-order mark decides: UTF-8 with BOM is plain UTF-8 minus the mark.
@@ -323,7 +385,7 @@ class _Source:
         self.ascii_compatible = '\n,;|\t"'.encode(self.codec, "replace") == b'\n,;|\t"'
         self.decoder = None if self.ascii_compatible else codecs.getincrementaldecoder(self.codec)("strict")
 
-    def _read(self) -> bytes:
+    def _read_raw(self) -> bytes:
         data = self.raw.read(CHUNK)
         self.bytes += len(data)
         if self.max_bytes is not None and self.bytes > self.max_bytes:
@@ -893,7 +955,7 @@ def load_stream(url: str, raw: BinaryIO, opts: LoadOptions, total_bytes: int | N
 
     Raises LoadRefused when the file cannot be loaded at all; then nothing was written."""
     started = time.monotonic()
-    src = _Source(raw, opts.encoding, opts.max_bytes)
+    src = _Source(raw, opts.encoding, opts.max_bytes, opts.compression)
     blocks = src.blocks()
     finder = _HeaderFinder(opts.user_map)
     n = 0
@@ -988,7 +1050,7 @@ def load_stream(url: str, raw: BinaryIO, opts: LoadOptions, total_bytes: int | N
         except BaseException as e:
             message = str(e) if isinstance(e, LoadRefused) else f"the upload failed while receiving: {e}"
             if isinstance(e, psycopg.Error):
-                from .worker import describe_error  # (reliability issue) a full disk said in words
+                from .worker import describe_error  # a full disk said in words
                 message = f"the upload failed while receiving: {describe_error(e)}"
             try:
                 control.execute("SELECT app.abandon_upload(%s::bigint, %s::text)", (job_id, message[:2000]))

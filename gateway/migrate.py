@@ -95,14 +95,17 @@ def apply_stateless(conn: psycopg.Connection) -> None:
 def migrate(settings: Settings, url: str | None = None, upto: str | None = None,
             folder: Path = MIGRATIONS_DIR) -> list[str]:
     """Bring the database at `url` (default: the stack's) up to date; returns applied ids.
-    `folder` holds the versioned migrations (tests add a throw-away one in a copy)."""
+    `folder` holds the versioned migrations (tests add a throw-away one in a copy). With `upto`
+    only the versioned migrations up to that id run, as a release of that time left them:
+    functions and views belong to the current code, so the next full migrate builds them."""
     url = url or settings.database_url
     with connect(settings, url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
         try:
             apply_roles(conn, settings)
             applied = apply_versioned(url, upto, folder)
-            apply_stateless(conn)
+            if upto is None:
+                apply_stateless(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
     return applied

@@ -5,7 +5,9 @@ first file part); it is streamed through the same loader `mangalm load` uses (ga
 straight into the job's staging table while it arrives, so memory stays constant whatever the
 file size. The answer is 202 with the job; a worker (gateway/worker.py, in this service)
 processes it, and GET /uploads/{id} tells how it went. An upload larger than
-MANGALM_UPLOAD_MAX_BYTES (default 1 GiB) is refused with 413.
+MANGALM_UPLOAD_MAX_BYTES (default 1 GiB, counted as sent: compressed for gzip) is refused with 413.
+A gzip body (Content-Encoding: gzip, or a gzip file such as `export.csv.gz`) is unpacked while it
+streams in, a block at a time.
 
 Add `?wait=true` to answer only once the job has ended (200), e.g. for scripts.
 """
@@ -182,6 +184,14 @@ async def create_upload(request: Request) -> Response:
         date_order="mdy" if params.get("date_order") == "mdy" else "dmy",
         dry_run=params.get("dry_run", "").lower() in ("1", "true", "yes"),
         source="http", filename=filename, created_by=created_by, streams=1, max_bytes=limit)
+    # A gzip body (Content-Encoding: gzip) is unpacked by the loader while it streams in; a
+    # `.gz` file is recognised by its first bytes whatever the header says.
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        opts.compression = "gzip"
+    elif encoding not in ("", "identity"):
+        raise AuthError(415, "UNSUPPORTED_ENCODING", f"Content-Encoding {encoding} is not supported",
+                        hint="send the file as it is, or compressed with gzip (Content-Encoding: gzip)")
     if params.get("map"):
         import json
         try:
@@ -244,7 +254,7 @@ async def create_upload(request: Request) -> Response:
     except loader.LoadRefused as e:
         raise AuthError(422, "FILE_REFUSED", str(e)) from None
     except Exception as e:
-        # (reliability issue) A full disk is not "the database is not reachable" (json_errors'
+        # A full disk is not "the database is not reachable" (json_errors'
         # 503 for OperationalError): 507 Insufficient Storage, in words.
         if worker.is_disk_full(e):
             raise AuthError(507, "DISK_FULL", worker.describe_error(e),

@@ -54,7 +54,7 @@ def _error_text(e: BaseException) -> str:
     return str(e).strip() or type(e).__name__
 
 
-# (reliability issue) A full disk reaches us as SQLSTATE 53100 disk_full, or as an I/O error
+# A full disk reaches us as SQLSTATE 53100 disk_full, or as an I/O error
 # whose text ends in the OS's "No space left on device"; say it in words a person acts on.
 DISK_FULL_MESSAGE = ("the database server's disk is full (No space left on device); nothing of this upload "
                      "was written. Free disk space on the database server, then load the file again")
@@ -89,7 +89,7 @@ def run_one(conn: psycopg.Connection, name: str, job_id: int | None = None) -> d
     except Exception as e:  # noqa: BLE001 - any failure of the job is recorded on the job
         if isinstance(e, psycopg.OperationalError) and (conn.broken or conn.closed):
             # The connection is gone: the job's lock went with it, another claim retries it.
-            # (reliability issue) Only then: a full disk (53100) or a cancelled statement is an
+            # Only then: a full disk (53100) or a cancelled statement is an
             # OperationalError too, on a live connection, and must be recorded as a failed attempt.
             log_event("PROCESSING_INTERRUPTED", job_id=jid, lines=lines, attempt=attempt, worker=name,
                       error=_error_text(e), duration_ms=round((time.perf_counter() - started) * 1000, 1))
@@ -137,7 +137,7 @@ def process_job(settings: Settings, job_id: int, timeout: float | None = None,
         polls = 0
         while True:
             if run_one(conn, name, job_id) is None:
-                # (reliability issue) Jobs are applied in job-id order (app.claim_job): when an
+                # Jobs are applied in job-id order (app.claim_job): when an
                 # earlier upload waits and no worker process runs, run it here, or `mangalm load
                 # --wait` of a later file would wait for ever.
                 run_one(conn, name)

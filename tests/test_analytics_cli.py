@@ -1,5 +1,6 @@
-"""`mangalm predict` and `mangalm backtest` against a real database holding a generated history
-(tests/analytics_fixture.py), through the click commands themselves."""
+"""`mangalm predict` and `mangalm backtest` against a real database holding real invoice lines
+(tests/fixtures/online_retail_slice.csv.gz, loaded through the real pipeline), through the
+click commands themselves."""
 from __future__ import annotations
 
 import csv
@@ -10,18 +11,18 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from analytics_fixture import load_generated
+from analytics_helpers import load_slice
 from cli.main import cli
 
 REQUIRED_COLUMNS = ["customer_id", "customer_name", "predicted_date", "confidence", "product_id",
-                    "item_name", "quantity", "amount"]
+                    "item_name", "quantity", "amount", "item_rank", "item_probability", "in_basket"]
 
 
 @pytest.fixture(scope="module")
 def history(db_url, tmp_path_factory):
-    """A small generated history (40 stores, about 18 months); returns its last invoice date."""
+    """The real slice (201 shops, 2009-12-01 .. 2011-12-09); returns its last invoice date."""
+    load_slice(db_url, tmp_path_factory.mktemp("slice"))
     with psycopg.connect(db_url, autocommit=True) as conn:
-        load_generated(conn, 8000, tmp_path_factory.mktemp("generated"), stores=40)
         return conn.execute("SELECT max(order_date) FROM data.orders WHERE status <> 'void'").fetchone()[0]
 
 
@@ -40,7 +41,7 @@ def test_commands_have_help(run):
         assert result.exit_code == 0 and "Usage:" in result.output and len(result.output) > 300
 
 
-def test_predict_writes_the_csv_one_row_per_item(run, history, conn, tmp_path):
+def test_predict_writes_the_csv_one_row_per_ranked_product(run, history, conn, tmp_path):
     out = tmp_path / "predictions.csv"
     result = run("predict", "--csv", str(out))
     assert result.exit_code == 0, result.output
@@ -55,13 +56,27 @@ def test_predict_writes_the_csv_one_row_per_item(run, history, conn, tmp_path):
     assert len(rows) == items + without
     stores = dict(conn.execute("SELECT id, name FROM data.stores").fetchall())
     product_ids = {r[0] for r in conn.execute("SELECT coalesce(external_id, sku) FROM data.products")}
+    by_prediction: dict[str, list[dict]] = {}
     for row in rows:
         assert stores[row["customer_id"]] == row["customer_name"]
         assert date.fromisoformat(row["predicted_date"]) > history
         assert 0 <= float(row["confidence"]) <= 1
         if row["product_id"]:
-            assert row["product_id"] in product_ids and row["product_id"].startswith("PROD-")
+            assert row["product_id"] in product_ids
             assert float(row["quantity"]) > 0 and float(row["amount"]) >= 0 and row["item_name"]
+            assert 0 <= float(row["item_probability"]) <= 1 and row["in_basket"] in ("true", "false")
+            by_prediction.setdefault(row["prediction_id"], []).append(row)
+    assert by_prediction
+    totals = dict(conn.execute("SELECT id::text, total_amount FROM data.predicted_orders WHERE status = 'pending'").fetchall())
+    for prediction_id, items in by_prediction.items():
+        # one row per ranked candidate, in rank order; the basket lines first, and the total is theirs
+        assert [int(r["item_rank"]) for r in items] == list(range(1, len(items) + 1))
+        probabilities = [float(r["item_probability"]) for r in items]
+        assert probabilities == sorted(probabilities, reverse=True)
+        flags = [r["in_basket"] == "true" for r in items]
+        assert flags[0] and flags == sorted(flags, reverse=True)
+        assert sum(float(r["amount"]) for r in items if r["in_basket"] == "true") == pytest.approx(float(totals[prediction_id]))
+    assert sum(len(items) >= 10 for items in by_prediction.values()) > 0.9 * len(by_prediction)
 
 
 def test_predict_as_of_uses_only_earlier_invoices(run, history, conn):
@@ -100,11 +115,14 @@ def test_backtest_reports_and_records(run, history, conn):
         assert key in figures
     assert {"hit_rate_7d", "mae_days", "brier"} <= set(figures["dates"]["model"])
     assert {"hit_rate_7d", "mae_days"} <= set(figures["dates"]["baseline"])
-    assert {"recall_at_10", "precision_at_10", "amount_wape"} <= set(figures["baskets"]["model"])
+    for who in ("model", "baseline", "recency_baseline"):
+        assert {"recall_at_10", "precision_at_10", "amount_wape"} <= set(figures["baskets"][who])
+    assert figures["item_calibration"] and figures["item_calibration_ece"] is not None
     latest = conn.execute("SELECT id, cutoff, horizon FROM api.latest_backtest").fetchone()
     assert latest == (figures["id"], cutoff, 60)
     text = run("backtest", "--cutoff", cutoff.isoformat(), "--horizon", "60").output
     assert "within ±7 days" in text and "recall@10" in text and "Calibration" in text
+    assert "0.9^k" in text and "Item probabilities" in text
 
 
 def test_refresh_derived_recomputes_the_touched_stores_and_announces_it(run, history, db_url):

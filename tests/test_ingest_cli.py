@@ -119,3 +119,89 @@ def test_rejects_writes_a_csv_with_formulas_neutralised(run, tmp_path):
                                        ("\tx", "'\tx"), ("plain", "plain"), (None, "")])
 def test_neutralize(cell, safe):
     assert neutralize(cell) == safe
+
+
+GZ_HEAD = "Invoice Date,Invoice Number,Customer ID,Customer Name,Item Name,Quantity,Item Price,Item Tax %\n"
+
+
+def gz_lines(tag: str, n: int) -> str:
+    return GZ_HEAD + "".join(f"2024-09-{1 + i % 28:02d},{tag}-{i // 4},{tag}-C{i % 7},Gzip Store {i % 7},"
+                             f"Item {i % 13},{1 + i % 5},{10 + i % 3},5\n" for i in range(n))
+
+
+def test_a_gzip_file_loads_like_the_plain_one_with_phase_timings(run, conn, db_url, tmp_path):
+    import gzip
+
+    text = gz_lines("FX-GZ", 40_000)
+    half = text.index("\n", len(text) // 2) + 1
+    path = tmp_path / "export.csv.gz"
+    # Two gzip members (as `cat a.gz b.gz` makes), both highly compressible: one block of input
+    # unpacks to many blocks of output.
+    path.write_bytes(gzip.compress(text[:half].encode()) + gzip.compress(text[half:].encode()))
+    assert path.stat().st_size < len(text) / 5
+    job = last_json(run("load", str(path), "--wait", "--json").stdout)
+    assert (job["status"], job["lines"], job["loaded"], job["rejected"]) == ("succeeded", 40_000, 40_000, 0)
+    assert rows(conn, "SELECT count(*) AS n FROM data.mangalam_invoices WHERE invoice_number LIKE 'FX-GZ-%'")[0]["n"] == 40_000
+    # The job's phases: receive (COPY), the job in the database, and the analytics refresh inside it.
+    assert job["receive_seconds"] > 0 and job["job_seconds"] > 0
+    assert isinstance(job["refresh_seconds"], float) and 0 <= job["refresh_seconds"] <= job["job_seconds"]
+    dry = last_json(run("load", str(path), "--dry-run", "--json").stdout)
+    assert dry["loaded"] == 40_000 and dry["refresh_seconds"] is None and dry["job_seconds"] > 0
+    queued = last_json(run("load", str(FIXTURES / "twins.csv"), "--json").stdout)
+    assert queued["status"] == "queued" and queued["receive_seconds"] > 0 and queued["job_seconds"] is None
+    from gateway import worker
+    with worker.connect(db_url) as wconn:
+        worker.drain(wconn, "test")
+
+
+@pytest.mark.parametrize("damage", ["cut", "flipped"])
+def test_a_damaged_gzip_file_is_refused_and_nothing_is_loaded(run, conn, tmp_path, damage):
+    import gzip
+
+    tag = f"FX-GZBAD-{damage.upper()}"
+    data = bytearray(gzip.compress(gz_lines(tag, 20_000).encode(), compresslevel=1))
+    if damage == "cut":
+        data = data[: len(data) * 2 // 3]
+    else:
+        for i in range(len(data) // 2, len(data) // 2 + 64):
+            data[i] ^= 0x5A
+    path = tmp_path / f"{damage}.csv.gz"
+    path.write_bytes(bytes(data))
+    before = rows(conn, "SELECT count(*) AS n FROM data.upload_jobs WHERE status <> 'failed'")[0]["n"]
+    result = run("load", str(path), "--wait", "--json")
+    assert result.exit_code != 0
+    assert "not valid gzip" in result.stderr and "gzip -t" in result.stderr
+    assert last_json(result.stdout)["status"] in ("refused", "failed")
+    assert rows(conn, "SELECT count(*) AS n FROM data.mangalam_invoices WHERE invoice_number LIKE %s", tag + "-%")[0]["n"] == 0
+    assert rows(conn, "SELECT count(*) AS n FROM data.upload_jobs WHERE status <> 'failed'")[0]["n"] == before
+    staged = rows(conn, "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'staging'")[0]["n"]
+    assert staged == 0
+
+
+def test_a_percent_sign_in_a_header_rejects_only_the_bad_line(run, conn, tmp_path):
+    """The export's own `Item Tax %` column: a value that is no number rejects its line, naming
+    the column, like any other number column (and a `%` in a date column's header too)."""
+    text = ("Invoice Date %,Invoice Number,Customer ID,Item Name,Quantity,Item Price,Item Tax %\n"
+            "2024-08-01,FX-PCT-1,FX-PCT-C,Thing,1,10,12\n"
+            "2024-08-01,FX-PCT-2,FX-PCT-C,Thing,1,10,abc%s\n"
+            "2024-08-01,FX-PCT-3,FX-PCT-C,Thing,1,10,18 %\n"
+            "2024-02-30,FX-PCT-4,FX-PCT-C,Thing,1,10,5\n")
+    path = tmp_path / "pct.csv"
+    path.write_text(text)
+    result = run("load", str(path), "--wait", "--json", "--map", str(write_map(tmp_path)))
+    job = last_json(result.stdout)
+    assert (job["status"], job["lines"], job["loaded"], job["rejected"]) == ("succeeded", 4, 2, 2), job
+    got = rows(conn, "SELECT line_no, column_name, reason FROM data.upload_rejects WHERE job_id = %s ORDER BY line_no",
+               job["job_id"])
+    assert got[0] == {"line_no": 3, "column_name": "Item Tax %", "reason": 'Item Tax %: "abc%s" is not a number'}
+    assert got[1]["line_no"] == 5 and got[1]["column_name"] == "Invoice Date %"
+    assert got[1]["reason"].startswith('Invoice Date %: "2024-02-30" is not a valid date')
+    taxes = rows(conn, "SELECT invoice_number, item_tax_pct FROM data.mangalam_invoices "
+                       "WHERE invoice_number LIKE 'FX-PCT-%%' ORDER BY 1")
+    assert [(t["invoice_number"], float(t["item_tax_pct"])) for t in taxes] == [("FX-PCT-1", 12.0), ("FX-PCT-3", 18.0)]
+
+
+def write_map(tmp_path):
+    path = tmp_path / "pct-map.json"
+    path.write_text(json.dumps({"Invoice Date %": "Invoice Date"}))
+    return path

@@ -54,7 +54,7 @@ def test_a_manager_uploads_a_csv_and_follows_the_job(gateway_url, manager, tag):
     assert job["status"] in ("queued", "running", "succeeded") and job["lines"] == 5 and job["filename"] == "web.csv"
     assert r.headers["location"] == f"/uploads/{job['id']}"
     done = wait_for(gateway_url, manager, job["id"])
-    assert (done["status"], done["loaded"], done["rejected"], done["new_stores"]) == ("succeeded", 5, 0, 1)
+    assert (done["status"], done["loaded"], done["rejected"], done["new_stores"]) == ("succeeded", 5, 0, 1), done["last_error"]
     listed = httpx.get(f"{gateway_url}/uploads", headers=auth(manager), timeout=30).json()
     assert job["id"] in [j["id"] for j in listed]
 
@@ -134,3 +134,43 @@ def test_without_a_token_401_and_for_a_rep_403(gateway_url, token_for):
 def test_an_unknown_job_is_404(gateway_url, manager):
     assert httpx.get(f"{gateway_url}/uploads/987654321", headers=auth(manager), timeout=30).status_code == 404
     assert httpx.get(f"{gateway_url}/uploads/987654321/rejects.csv", headers=auth(manager), timeout=30).status_code == 404
+
+
+def test_gzip_bodies_are_unpacked_while_they_stream_in(gateway_url, manager, tag):
+    import gzip
+
+    body = HEAD + "".join(f"2024-07-{1 + d % 28:02d},{tag}-{d // 3},{tag}-C,Gzip Store,Item {d % 9},{1 + d % 4},10\n"
+                          for d in range(3000))
+    packed = gzip.compress(body.encode())
+    # Content-Encoding: gzip on a raw body
+    r = httpx.post(f"{gateway_url}/uploads", params={"filename": "sent.csv", "wait": "true"}, content=packed,
+                   headers={**auth(manager), "Content-Type": "text/csv", "Content-Encoding": "gzip"}, timeout=120)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["lines"], r.json()["loaded"]) == ("succeeded", 3000, 3000)
+    assert r.json()["bytes"] == len(packed)          # counted (and limited) as sent
+    # a .gz file in a multipart form: recognised by its bytes
+    r = httpx.post(f"{gateway_url}/uploads", files={"file": ("export.csv.gz", packed, "application/gzip")},
+                   params={"wait": "true"}, headers=auth(manager), timeout=120)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["loaded"], r.json()["filename"]) == ("succeeded", 3000, "export.csv.gz")
+
+
+def test_a_damaged_gzip_body_is_422_and_loads_nothing(gateway_url, manager, tag):
+    import gzip
+
+    body = HEAD + "".join(f"2024-07-{1 + d % 28:02d},{tag}-{d},{tag}-C,Bad Gzip,Item,1,10\n" for d in range(20000))
+    packed = gzip.compress(body.encode(), compresslevel=1)
+    cut = packed[: len(packed) * 3 // 4]
+    r = httpx.post(f"{gateway_url}/uploads", content=cut, timeout=120,
+                   headers={**auth(manager), "Content-Type": "text/csv", "Content-Encoding": "gzip"})
+    assert r.status_code == 422, r.text
+    assert "not valid gzip" in r.json()["message"]
+    last = httpx.get(f"{gateway_url}/uploads", params={"limit": 1}, headers=auth(manager), timeout=30).json()[0]
+    assert last["status"] == "failed" and "gzip" in last["last_error"]
+    # Content-Encoding: gzip on a body that is not gzip, and an encoding the service cannot unpack
+    r = httpx.post(f"{gateway_url}/uploads", content=body.encode(), timeout=60,
+                   headers={**auth(manager), "Content-Type": "text/csv", "Content-Encoding": "gzip"})
+    assert r.status_code == 422 and "not gzip" in r.json()["message"]
+    r = httpx.post(f"{gateway_url}/uploads", content=body.encode(), timeout=60,
+                   headers={**auth(manager), "Content-Type": "text/csv", "Content-Encoding": "br"})
+    assert r.status_code == 415

@@ -202,3 +202,42 @@ def test_preamble_and_sep_line_are_skipped(offline):
     received = loader.load_stream("x", io.BytesIO(data), loader.LoadOptions())
     assert (received.lines, received.delimiter, received.skipped) == (1, ";", 3)
     assert copy_rows([l.replace(b";", b",") for l in offline.lines], 6)[0][0] == 5
+
+
+def test_the_export_columns_are_one_list_read_by_the_loader_the_generator_and_sql(conn):
+    from gateway import generate
+
+    in_sql = conn.execute("SELECT field, kind, header FROM app.ingest_fields() ORDER BY ord").fetchall()
+    assert [tuple(r) for r in in_sql] == loader.EXPORT_FIELDS
+    assert len(in_sql) == 41 and ("item_tax_pct", "pct", "Item Tax %") in loader.EXPORT_FIELDS
+    assert generate.COLUMNS == [h for _, _, h in loader.EXPORT_FIELDS]
+    assert loader.map_headers(generate.COLUMNS).fields == {f: i for i, (f, _, _) in enumerate(loader.EXPORT_FIELDS)}
+
+
+def test_gzip_is_unpacked_a_block_at_a_time_whatever_the_ratio():
+    """Constant memory: 64 MB of one repeated line gzips to ~70 kB, a single read of the
+    compressed input; the unpacking still hands out at most one block (CHUNK) per step."""
+    import gzip
+
+    line = b"2024-01-01,INV-1,C1,Store,Item,1,10\n"
+    plain = line * ((64 << 20) // len(line))
+    packed = gzip.compress(plain, compresslevel=9)
+    assert len(packed) < loader.CHUNK
+    raw = io.BytesIO(packed)
+    unpack = loader._Gunzip(lambda: raw.read(loader.CHUNK), b"")
+    sizes, total = [], 0
+    while chunk := unpack.read():
+        sizes.append(len(chunk))
+        total += len(chunk)
+    assert total == len(plain) and max(sizes) <= loader.CHUNK and len(sizes) >= 64
+
+
+def test_a_cut_off_gzip_stream_is_refused():
+    import gzip
+
+    packed = gzip.compress(b"Invoice Date,Invoice Number\n" * 1000)
+    raw = io.BytesIO(packed[:-9])
+    unpack = loader._Gunzip(lambda: raw.read(1024), b"")
+    with pytest.raises(loader.LoadRefused, match="not valid gzip"):
+        while unpack.read():
+            pass

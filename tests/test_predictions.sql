@@ -1,6 +1,6 @@
 -- Next-order predictions on small hand-computed histories (functions/predictions.sql).
 BEGIN;
-SELECT plan(27);
+SELECT plan(38);
 
 -- Fixtures, as the owner ---------------------------------------------------------------------
 INSERT INTO data.stores (id, name, source) VALUES
@@ -63,14 +63,31 @@ SELECT is((SELECT predicted_date FROM app.forecast_dates('2025-02-01', ARRAY['TP
 -- ones are longer, so it is predicted at its usual skip, not in the past like the baseline.
 SELECT is((SELECT format('%s %s', predicted_date, baseline_date) FROM app.forecast_dates('2025-03-04', ARRAY['TP-SKIP'])),
           '2025-03-10 2025-03-03', 'an overdue store is predicted from its longer gaps (baseline: in the past)');
-SELECT ok((SELECT predicted_date > date '2025-03-24' AND predicted_date <= date '2025-03-24' + 7
-           FROM app.forecast_dates('2025-03-24', ARRAY['TP-LAPSED'])),
-          'a store silent longer than any of its gaps is predicted soon (within 7 days)');
+SELECT is((SELECT format('%s %s', predicted_date, rhythm) FROM app.forecast_dates('2025-03-24', ARRAY['TP-LAPSED'])),
+          '2025-04-01 f', 'a store silent longer than any of its gaps is predicted as_of + 8: the window of the next 15 days');
+SELECT is((SELECT rhythm FROM app.forecast_dates('2025-03-04', ARRAY['TP-WEEKLY'])), true, 'a steady store follows its rhythm');
+
+-- Preferred delivery day: the nearest such weekday (Monday 2025-03-10 -> Wednesday 2025-03-12,
+-- -> Saturday 2025-03-08), never onto or before as_of.
+INSERT INTO data.store_preferences (store_id, preferred_delivery_day) VALUES ('TP-WEEKLY', 'wednesday');
+SELECT is((SELECT predicted_date FROM app.forecast_dates('2025-03-04', ARRAY['TP-WEEKLY'])), '2025-03-12'::date,
+          'a preferred delivery day moves the date to the nearest such weekday (later)');
+UPDATE data.store_preferences SET preferred_delivery_day = 'saturday' WHERE store_id = 'TP-WEEKLY';
+SELECT is((SELECT predicted_date FROM app.forecast_dates('2025-03-04', ARRAY['TP-WEEKLY'])), '2025-03-08'::date,
+          'or earlier, when that weekday is nearer');
+SELECT is((SELECT predicted_date FROM app.forecast_dates('2025-03-06', ARRAY['TP-WEEKLY'])), '2025-03-08'::date,
+          'never onto or before as_of');
+DELETE FROM data.store_preferences WHERE store_id = 'TP-WEEKLY';
 
 -- The basket ---------------------------------------------------------------------------------
 SELECT set_eq($$SELECT product_id FROM app.forecast_baskets('2025-03-04', ARRAY['TP-WEEKLY']) WHERE in_basket$$,
               ARRAY['dddddddd-0000-4000-8000-000000000001']::uuid[],
-              'the basket is what the store bought in at least half of its recent orders (not returns, not shipping)');
+              'the basket is the first n ranked products, n = the sum of their probabilities (not returns, not shipping)');
+SELECT results_eq($$SELECT product_id, rank, probability, in_basket FROM app.forecast_baskets('2025-03-04', ARRAY['TP-WEEKLY'])
+                    ORDER BY rank$$,
+                  $$VALUES ('dddddddd-0000-4000-8000-000000000001'::uuid, 1, 1.0000::numeric, true),
+                           ('dddddddd-0000-4000-8000-000000000002'::uuid, 2, 0.3123::numeric, false)$$,
+                  'without a fit, the probability is the recency-weighted share (0.9^k by order age): atta always, dal 3 of 10 orders');
 SELECT is((SELECT format('%s %s %s %s', quantity, unit_price, orders_with, orders_seen)
            FROM app.forecast_baskets('2025-03-04', ARRAY['TP-WEEKLY']) WHERE product_id = 'dddddddd-0000-4000-8000-000000000001'),
           '10 245.00 10 10', 'median recent quantity at the latest price');
@@ -85,12 +102,15 @@ SELECT is((SELECT format('%s %s %s %s', predicted_date, status, as_of, total_amo
           '2025-03-10 pending 2025-03-04 2450.00',
           'the weekly store: pending, 7 days after its last order, amount = basket sum (10 x 245)');
 SELECT is((SELECT format('%s %s', count(*), sum(line_amount)) FROM data.predicted_order_items i
-           JOIN data.predicted_orders p ON p.id = i.predicted_order_id WHERE p.store_id = 'TP-WEEKLY'),
+           JOIN data.predicted_orders p ON p.id = i.predicted_order_id WHERE p.store_id = 'TP-WEEKLY' AND i.in_basket),
           '1 2450.00', 'its basket has the one regular product');
+SELECT is((SELECT string_agg(format('%s:%s', i.item_rank, i.in_basket), ' ' ORDER BY i.item_rank) FROM data.predicted_order_items i
+           JOIN data.predicted_orders p ON p.id = i.predicted_order_id WHERE p.store_id = 'TP-WEEKLY'),
+          '1:t 2:f', 'and keeps the ranking behind it: dal as the second candidate, not in the basket');
 SELECT ok((SELECT confidence BETWEEN 0 AND 1 FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY'),
           'confidence is a probability');
 SELECT matches((SELECT justification_text FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY'),
-               '^typical gap 7 ± 0 days over the last 10 orders, last order on 2025-03-03; basket: 1 item bought in ≥ 100% of the last 10 orders',
+               '^typical gap 7 ± 0 days over the last 10 orders, last order on 2025-03-03; basket: the 1 most likely of 2 ranked products \(1\.3 expected in the order\), from the last 10 orders',
                'the justification says the gap, the history and the basket rule');
 SELECT is((SELECT justification -> 'typical_gap_days' FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY'),
           '7.00'::jsonb, 'and carries the evidence as jsonb');
@@ -118,7 +138,7 @@ SELECT set_eq($$SELECT id, status, predicted_date, confidence, total_amount FROM
 SELECT is((SELECT count(*) FROM data.predicted_orders WHERE store_id IN ('TP-WEEKLY', 'TP-SKIP') AND status = 'pending'),
           0::bigint, 'while no newer invoice arrived, a decision stands: no new pending prediction');
 SELECT is((SELECT count(*) FROM data.predicted_order_items i JOIN decided d ON d.id = i.predicted_order_id
-           WHERE d.store_id = 'TP-WEEKLY'), 1::bigint, 'the approved basket is kept');
+           WHERE d.store_id = 'TP-WEEKLY' AND i.in_basket), 1::bigint, 'the approved basket is kept');
 
 INSERT INTO data.orders (id, store_id, source, invoice_number, status, order_date, total_amount) OVERRIDING SYSTEM VALUE
 VALUES (910200, 'TP-WEEKLY', 'invoice', 'TP-W-NEXT', 'invoiced', '2025-03-10', 2450);
@@ -130,10 +150,39 @@ SELECT is((SELECT predicted_date FROM data.predicted_orders WHERE store_id = 'TP
 SELECT is((SELECT p.status FROM data.predicted_orders p JOIN decided d USING (id) WHERE d.store_id = 'TP-WEEKLY'),
           'approved', 'and the approved one is still there');
 
+SELECT is((SELECT round((1 / (1 + exp(-app.item_logit(0.4, 3, 0.1, 12, 2, b))))::numeric, 12)
+                   = round(app.logistic(app.item_features(0.4, 3, 0.1, 12, 2), b)::numeric, 12)
+           FROM (VALUES (ARRAY[-3.1, 1.3, 0.9, -1.7, 10.8, 0.03, -0.04]::float8[])) v(b)), true,
+          'the written-out item logit is the logistic model over app.item_features');
+
+-- Invariants of every stored ranking -----------------------------------------------------------
+SELECT is_empty($$SELECT i.predicted_order_id FROM data.predicted_order_items i
+                  GROUP BY i.predicted_order_id
+                  HAVING count(i.item_rank) <> count(*) OR min(i.item_rank) <> 1 OR max(i.item_rank) <> count(*)
+                      OR count(DISTINCT i.item_rank) <> count(*)$$,
+                'ranks are 1..n without gaps');
+SELECT is_empty($$SELECT 1 FROM data.predicted_order_items i
+                  JOIN data.predicted_order_items j ON j.predicted_order_id = i.predicted_order_id AND j.item_rank = i.item_rank + 1
+                  WHERE j.item_probability > i.item_probability OR (j.in_basket AND NOT i.in_basket)
+                     OR i.item_probability NOT BETWEEN 0 AND 1$$,
+                'probabilities are in [0, 1] and never rise with the rank; in_basket lines are a prefix of the ranking');
+SELECT is_empty($$SELECT p.id FROM data.predicted_orders p
+                  WHERE p.status = 'pending' AND p.total_amount <> (SELECT coalesce(sum(i.line_amount), 0)
+                                                                     FROM data.predicted_order_items i
+                                                                     WHERE i.predicted_order_id = p.id AND i.in_basket)$$,
+                'a prediction''s total is the sum of its basket lines only');
+
 -- The confidence model -----------------------------------------------------------------------
 SELECT is(app.fit_calibration('2025-03-04'), NULL, 'with fewer than 30 checkable past predictions there is no fit');
 SELECT is((SELECT justification -> 'calibrated' FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY' AND status = 'pending'),
           'false'::jsonb, 'and the prediction says its confidence is uncalibrated');
+
+-- Ordering ----------------------------------------------------------------------------------------
+CREATE TEMP TABLE generated AS
+SELECT app.generate_order((SELECT id FROM data.predicted_orders WHERE store_id = 'TP-WEEKLY' AND status = 'pending'), NULL) AS id;
+SELECT is((SELECT string_agg(oi.product_id::text, ',') FROM data.order_items oi JOIN generated g ON g.id = oi.order_id),
+          'dddddddd-0000-4000-8000-000000000001',
+          'an order generated from a prediction holds its basket lines, not the further ranked candidates');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,7 +1,7 @@
 -- Association rules, upselling recommendations and suggestions for a draft order
 -- (functions/upselling.sql), on a hand-made history where tea is always bought with sugar.
 BEGIN;
-SELECT plan(14);
+SELECT plan(23);
 
 INSERT INTO data.users (id, email, password_hash, role, full_name, sales_person) VALUES
   ('eeeeeeee-0000-4000-8000-000000000001', 'rep-x@upsell.test', 'x', 'sales_rep', 'Rep X', 'Rep X'),
@@ -42,6 +42,18 @@ SELECT is_empty($$SELECT * FROM data.product_associations
                   WHERE antecedent_id = 'ffffffff-0000-4000-8000-00000000000a' AND consequent_id = 'ffffffff-0000-4000-8000-00000000000d'$$,
                 'products never bought together have no rule');
 
+SELECT is((SELECT count(DISTINCT mined_through_order) || ' ' || min(mined_through_order)
+           FROM data.product_associations),
+          '1 ' || (SELECT max(id) FROM data.orders WHERE source = 'invoice'),
+          'the rules say which invoices they were mined through');
+-- Order days with more products than the cap are left out of the mining: with a cap of 2, the
+-- three-product orders of TU-1..3 are, so tea -> sugar is gone and only TU-X's pairs are left.
+SELECT ok(app.recompute_associations('2025-03-04', 4, 2) > 0, 'mining with a cap of 2 products an order day');
+SELECT is_empty($$SELECT * FROM data.product_associations
+                  WHERE antecedent_id = 'ffffffff-0000-4000-8000-00000000000a' AND consequent_id = 'ffffffff-0000-4000-8000-00000000000b'$$,
+                'order days above the cap give no pairs');
+SELECT ok(app.recompute_associations('2025-03-04') > 0, 'mined again with the default cap');
+
 SELECT ok(app.recompute_upselling('2025-03-04', NULL) > 0, 'recommendations are computed');
 SELECT is((SELECT product_id FROM data.upselling_recommendations WHERE store_id = 'TU-X' ORDER BY score DESC LIMIT 1),
           'ffffffff-0000-4000-8000-00000000000b'::uuid, 'a product always bought with one the store buys is suggested first');
@@ -57,6 +69,26 @@ SELECT is_empty($$SELECT * FROM data.upselling_recommendations
                                                              'ffffffff-0000-4000-8000-00000000000c',
                                                              'ffffffff-0000-4000-8000-00000000000e')$$,
                 'never what the store already buys, never a discontinued product');
+
+-- Recomputing one store leaves the others' recommendations as they are.
+UPDATE data.upselling_recommendations SET reason = 'kept' WHERE store_id <> 'TU-X';
+SELECT ok(app.recompute_upselling('2025-03-04', ARRAY['TU-X']) > 0, 'one store is recomputed');
+SELECT is((SELECT count(*) FILTER (WHERE reason = 'kept') || ' of ' || count(*) FROM data.upselling_recommendations
+           WHERE store_id <> 'TU-X'),
+          (SELECT count(*) || ' of ' || count(*) FROM data.upselling_recommendations WHERE store_id <> 'TU-X'),
+          'the other stores are not touched');
+
+-- A refresh of every store reuses rules mined as of the same date through the newest
+-- invoice, and re-mines them once an invoice came since.
+UPDATE data.product_associations SET orders_both = 999;
+SELECT lives_ok($$SELECT app.refresh_derived(NULL, 'test', '2025-03-04')$$, 'a refresh of every store');
+SELECT ok((SELECT bool_and(orders_both = 999) FROM data.product_associations), 'rules mined from the same data are reused');
+INSERT INTO data.orders (id, store_id, source, invoice_number, status, order_date, total_amount) OVERRIDING SYSTEM VALUE
+VALUES (930099, 'TU-SOAP', 'invoice', 'TU-TU-SOAP-new', 'invoiced', '2025-03-04', 200);
+INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total)
+VALUES (930099, 1, 'ffffffff-0000-4000-8000-00000000000d', 5, 40, 200);
+SELECT app.refresh_derived(NULL, 'test', '2025-03-04');
+SELECT ok((SELECT bool_and(orders_both < 999) FROM data.product_associations), 'a new invoice makes the next refresh re-mine them');
 
 -- A draft order for TU-X with tea in it.
 INSERT INTO data.orders (id, store_id, source, status, order_date) OVERRIDING SYSTEM VALUE

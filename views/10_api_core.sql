@@ -124,16 +124,22 @@ COMMENT ON COLUMN api.predicted_orders.status IS
   'pending -> approved or dismissed (and back to pending); converted once it became an order (order_id)';
 
 CREATE VIEW api.predicted_order_items WITH (security_invoker = true) AS
-  SELECT id, predicted_order_id, product_id, quantity, unit_price, line_amount, frequency
+  SELECT id, predicted_order_id, product_id, quantity, unit_price, line_amount, frequency,
+         item_rank, item_probability, in_basket
   FROM data.predicted_order_items;
-COMMENT ON VIEW api.predicted_order_items IS 'The basket a store is expected to order';
+COMMENT ON VIEW api.predicted_order_items IS
+  'The products a store may order next, ranked: in_basket marks the predicted order''s lines (the first ranks)';
 COMMENT ON COLUMN api.predicted_order_items.frequency IS 'Share of the store''s recent orders that contained the product';
+COMMENT ON COLUMN api.predicted_order_items.item_rank IS 'Rank among the store''s candidates (1 = most likely)';
+COMMENT ON COLUMN api.predicted_order_items.item_probability IS
+  'Calibrated probability that the product is in the store''s next order';
+COMMENT ON COLUMN api.predicted_order_items.in_basket IS 'True for the predicted order''s lines; false for further candidates';
 
 CREATE VIEW api.prediction_decisions WITH (security_invoker = true) AS
-  SELECT id, prediction_id, from_status, to_status, reason, decided_by, decided_at
+  SELECT id, prediction_id, from_status, to_status, reason, decided_by, decided_at, automatic
   FROM data.prediction_decisions;
 COMMENT ON VIEW api.prediction_decisions IS
-  'Who approved, dismissed or converted each prediction, when, and the reason given (read-only)';
+  'Who approved, dismissed or converted each prediction, when, and the reason given (read-only); automatic: the store''s auto-approve preference decided, not a person';
 
 CREATE VIEW api.customer_segments WITH (security_invoker = true) AS
   SELECT store_id, recency_days, recency_score, frequency_score, monetary_score, segment_name,

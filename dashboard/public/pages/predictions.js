@@ -20,7 +20,7 @@ export function predictionQuery({ status, segment, rep }) {
   const segmentEmbed = `segment:customer_segments${segment ? '!inner' : ''}(segment_name,segment_value,churn_risk)`;
   const params = {
     select: `*,store:stores!inner(id,name,city,sales_person,currency_code,${segmentEmbed}),`
-      + 'items:predicted_order_items(id,quantity,unit_price,line_amount,frequency,product:products(id,name,sku))',
+      + 'items:predicted_order_items(id,quantity,unit_price,line_amount,frequency,item_rank,item_probability,in_basket,product:products(id,name,sku))',
     order: 'predicted_date.asc,confidence.desc',
     limit: 500,
   };
@@ -36,13 +36,20 @@ function sortByPriority(rows) {
     || Number(b.confidence) - Number(a.confidence));
 }
 
+// The predicted order (the in_basket lines, by rank), then the further ranked products with
+// their probability of being in the order: what a rep may suggest beyond the basket.
 function basket(p, currency) {
-  const items = (p.items || []).slice().sort((a, b) => Number(b.line_amount) - Number(a.line_amount));
-  if (!items.length) return html`<p class="muted">No basket predicted.</p>`;
-  return html`<details class="basket"><summary>Basket: ${items.length} products</summary>
-    <table class="table compact"><thead><tr><th>Product</th><th class="num">Qty</th><th class="num">Amount</th><th class="num">Bought in</th></tr></thead><tbody>
-    ${items.map((i) => html`<tr><td>${i.product ? i.product.name : i.product_id}</td><td class="num">${count(i.quantity, 2)}</td>
-      <td class="num">${money(i.line_amount, currency)}</td><td class="num">${i.frequency == null ? '–' : percent(i.frequency)}</td></tr>`)}
+  const ranked = (p.items || []).slice().sort((a, b) => (a.item_rank ?? 1e9) - (b.item_rank ?? 1e9));
+  const lines = ranked.filter((i) => i.in_basket !== false);
+  const more = ranked.filter((i) => i.in_basket === false);
+  if (!ranked.length) return html`<p class="muted">No basket predicted.</p>`;
+  const line = (i) => html`<tr class="${i.in_basket === false ? 'candidate' : ''}"><td>${i.product ? i.product.name : i.product_id}</td>
+      <td class="num">${count(i.quantity, 2)}</td><td class="num">${money(i.line_amount, currency)}</td>
+      <td class="num">${i.item_probability == null ? '–' : percent(i.item_probability)}</td></tr>`;
+  return html`<details class="basket"><summary>Basket: ${lines.length} products${more.length ? ` (+${more.length} more ranked)` : ''}</summary>
+    <table class="table compact"><thead><tr><th>Product</th><th class="num">Qty</th><th class="num">Amount</th><th class="num">Chance in order</th></tr></thead><tbody>
+    ${lines.map(line)}
+    ${more.length ? html`<tr><td colspan="4" class="muted">Also likely (not in the basket):</td></tr>${more.map(line)}` : ''}
     </tbody></table></details>`;
 }
 

@@ -57,17 +57,27 @@ function segmentPanel(seg, currency) {
 
 function predictionPanel(p, currency) {
   if (!p) return empty('No prediction for this store (it needs a few orders first).');
-  const items = (p.items || []).slice().sort((a, b) => Number(b.frequency ?? 0) - Number(a.frequency ?? 0));
+  // The basket is the in_basket lines (the first ranks); the further ranked products follow
+  // in their own table with their probability of being in the order.
+  const ranked = (p.items || []).slice().sort((a, b) => (a.item_rank ?? 1e9) - (b.item_rank ?? 1e9));
+  const items = ranked.filter((i) => i.in_basket !== false);
+  const more = ranked.filter((i) => i.in_basket === false);
   const facts = evidence(typeof p.justification === 'object' ? p.justification : {});
   return html`<div id="prediction" data-prediction-id="${p.id}" data-status="${p.status}">
     <p><span class="badge ${p.priority}">${p.priority}</span> expected <strong>${day(p.predicted_date)}</strong>,
       confidence <strong>${percent(p.confidence)}</strong>, about <strong>${money(p.total_amount, currency)}</strong>
       · <span class="status">${p.status}</span> · <a href="#/predictions">act on it</a></p>
     <p class="why">${p.justification_text || ''}</p>
-    ${items.length ? html`<table class="table compact stack" id="basket"><thead><tr><th>Product</th><th class="num">Qty</th><th class="num">Unit price</th><th class="num">Amount</th><th class="num">In recent orders</th></tr></thead><tbody>
+    ${items.length ? html`<table class="table compact stack" id="basket"><thead><tr><th>Product</th><th class="num">Qty</th><th class="num">Unit price</th><th class="num">Amount</th><th class="num">Chance in order</th><th class="num">In recent orders</th></tr></thead><tbody>
       ${items.map((i) => html`<tr><td><strong>${i.product ? i.product.name : i.product_id}</strong></td><td data-label="Qty" class="num">${count(i.quantity, 2)}</td>
         <td data-label="Unit price" class="num">${money(i.unit_price, currency, 2)}</td><td data-label="Amount" class="num">${money(i.line_amount, currency)}</td>
+        <td data-label="Chance in order" class="num">${i.item_probability == null ? '–' : percent(i.item_probability)}</td>
         <td data-label="In recent orders" class="num">${i.frequency == null ? '–' : percent(i.frequency)}</td></tr>`)}</tbody></table>` : empty('No basket predicted.')}
+    ${more.length ? html`<details class="candidates" id="more-candidates"><summary>${more.length} more products it may order</summary>
+      <table class="table compact stack"><thead><tr><th>#</th><th>Product</th><th class="num">Chance in order</th><th class="num">In recent orders</th></tr></thead><tbody>
+      ${more.map((i) => html`<tr><td data-label="#">${i.item_rank}</td><td>${i.product ? i.product.name : i.product_id}</td>
+        <td data-label="Chance in order" class="num">${i.item_probability == null ? '–' : percent(i.item_probability)}</td>
+        <td data-label="In recent orders" class="num">${i.frequency == null ? '–' : percent(i.frequency)}</td></tr>`)}</tbody></table></details>` : ''}
     ${facts.length ? html`<details class="evidence"><summary>Evidence</summary><dl class="figures">${facts.map(([k, v]) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`)}</dl></details>` : ''}
   </div>`;
 }
@@ -181,7 +191,7 @@ export function mount(el, { params, user }) {
   function loadPrediction() {
     return fill($('#prediction-box'), () => get('predicted_orders', {
       store_id: eq,
-      select: '*,items:predicted_order_items(id,product_id,quantity,unit_price,line_amount,frequency,product:products(name,sku))',
+      select: '*,items:predicted_order_items(id,product_id,quantity,unit_price,line_amount,frequency,item_rank,item_probability,in_basket,product:products(name,sku))',
       order: 'created_at.desc', limit: 5,
     }), (rows) => {
       const p = rows.find((r) => r.status === 'pending') || rows[0];
