@@ -8,6 +8,7 @@ The test stack lives in the state folder named `test` (gateway.config.state_dir)
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -57,13 +58,20 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def embedded_cluster(settings):
-    """The test cluster, started once per run and stopped at the end."""
+def embedded_cluster(settings, request):
+    """The test cluster, new for every run (a run starts from nothing, whatever an earlier run
+    of the same checkout left), stopped at the end and its state folder removed when every test
+    passed (kept, logs included, when one failed). A cluster already running (started by hand
+    with the test settings) is used as it is and left running."""
     was_running = cluster.is_running(settings)
+    if not was_running:
+        shutil.rmtree(settings.home, ignore_errors=True)
     cluster.start(settings)
     yield settings
     if not was_running:
         stack.stop(settings)
+        if request.session.testsfailed == 0:
+            shutil.rmtree(settings.home, ignore_errors=True)
 
 
 def load_schema(host, port, user, dbname, password, **_):

@@ -33,6 +33,7 @@ def env():
     e.pop("MANGALM_JWT_SECRET", None)
     yield e
     subprocess.run([*MANGALM, "down"], env=e, capture_output=True, timeout=120)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def mangalm(env, *args, check=True, timeout=180):
