@@ -10,6 +10,10 @@ endpoint through nginx (/api/...) and straight at PostgREST, and prints req/s, p
 the ratio front door / direct. Targets (2 cores, 50 connections): front door >= 0.85x direct;
 dashboard summary p99 < 50 ms. A benchmark, not a test: it prints figures and exits 0.
 Results also go to bench/out/api.json.
+
+Then PostgREST replicas: the same endpoints through nginx with one PostgREST process and with
+--instances (default 2; MANGALM_POSTGREST_INSTANCES), restarting PostgREST and nginx between
+runs and alternating the order; --only-instances skips the front door / direct part.
 """
 from __future__ import annotations
 
@@ -111,6 +115,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per endpoint and target, alternating; medians are reported (default 3)")
     parser.add_argument("--keep", action="store_true", help="leave the bench stack running afterwards")
+    parser.add_argument("--instances", type=int, default=2,
+                        help="PostgREST instances to compare with one behind nginx (default 2; 1 skips it)")
+    parser.add_argument("--only-instances", action="store_true",
+                        help="measure only one against --instances PostgREST instances")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: scripts/install.sh --test installs it", file=sys.stderr)
@@ -140,7 +148,7 @@ def main() -> int:
             f"rpc ({rpc.split('?')[0][5:]})": rpc,
         }
         results = []
-        for name, path in endpoints.items():
+        for name, path in ({} if args.only_instances else endpoints).items():
             if path is None:
                 results.append({"endpoint": name, "missing": True})
                 continue
@@ -160,10 +168,58 @@ def main() -> int:
             if name == "dashboard_summary":
                 calm = wrk(targets["nginx"] + path, token, args.duration, 10, args.threads)
                 results.append({"endpoint": name, "target": "nginx at 10 connections", **calm})
-        report(results, args)
+        if not args.only_instances:
+            report(results, args)
+        if args.instances > 1:
+            compare_instances(settings, token, {k: v for k, v in endpoints.items() if v}, args)
     finally:
         stop(settings, keep=args.keep)
     return 0
+
+
+def with_instances(settings, n: int):
+    """Restart PostgREST (n processes) and nginx (its upstream lists them); the rest keeps running."""
+    import dataclasses
+
+    from gateway import stack
+
+    stack.stop(settings, only=[p.name for p in stack.ALL_PROCESSES if p.name != "service"])
+    changed = dataclasses.replace(settings, postgrest_instances=n)
+    stack.start(changed)
+    return changed
+
+
+def compare_instances(settings, token: str, endpoints: dict[str, str], args) -> None:
+    counts = (1, args.instances)
+    runs: dict[tuple[str, int], list[dict]] = {(name, n): [] for name in endpoints for n in counts}
+    try:
+        for r in range(args.repeat):
+            for n in (counts if r % 2 == 0 else counts[::-1]):
+                current = with_instances(settings, n)
+                for name, path in endpoints.items():
+                    url = f"{current.gateway_url}/api{path}"
+                    wrk(url, token, 2, args.connections, args.threads)  # warm-up (PostgREST's caches)
+                    figures = wrk(url, token, args.duration, args.connections, args.threads)
+                    runs[(name, n)].append(figures)
+                    print(f"  {name:<34} {n} PostgREST {figures['rps']:>8.0f} req/s  p50 {figures['p50_ms']} ms  "
+                          f"p99 {figures['p99_ms']} ms", file=sys.stderr)
+    finally:
+        with_instances(settings, settings.postgrest_instances)
+    print(f"\nPostgREST instances behind nginx: wrk -t{args.threads} -c{args.connections} -d{args.duration}s, "
+          f"median of {args.repeat} alternating runs, {os.cpu_count()} cores\n")
+    print(f"| endpoint | 1 instance req/s | {args.instances} instances req/s | ratio | 1: p50 / p99 (ms) | "
+          f"{args.instances}: p50 / p99 (ms) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    table = []
+    for name in endpoints:
+        one, many = median_of(runs[(name, 1)]), median_of(runs[(name, args.instances)])
+        ratio = many["rps"] / one["rps"] if one["rps"] else 0.0
+        table.append({"endpoint": name, "one": one, "many": many, "ratio": ratio})
+        bad = " (non-2xx: %d/%d)" % (one["non_2xx"], many["non_2xx"]) if one["non_2xx"] or many["non_2xx"] else ""
+        print(f"| {name} | {one['rps']:.0f} | {many['rps']:.0f} | {ratio:.2f}x | {one['p50_ms']} / {one['p99_ms']} | "
+              f"{many['p50_ms']} / {many['p99_ms']} |{bad}")
+    print(f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    write_json("api-instances", {"args": vars(args), "results": table})
 
 
 def median_of(runs: list[dict]) -> dict:

@@ -9,7 +9,7 @@ from .analytics import backtest, predict
 from .generate import generate  # issue 3: the demo/benchmark export generator
 from .ingest import jobs, load, rejects  # issue 3: ingest
 from .ops import backup, restore
-from .stack import down, migrate, status, token, up
+from .stack import down, failover, migrate, status, token, up
 from .users import user
 
 
@@ -22,12 +22,13 @@ def cli() -> None:
     checkout, or /var/lib/mangalm/<checkout>-<hash> as root; `mangalm status` shows it),
     DATABASE_URL (use that server instead of the embedded cluster), MANGALM_JWT_SECRET, and the
     ports MANGALM_HTTP_PORT (3007), MANGALM_POSTGREST_PORT (3008), MANGALM_SERVICE_PORT (3009),
-    MANGALM_PG_PORT (3432), MANGALM_POSTGREST_ADMIN_PORT (3010).
+    MANGALM_PG_PORT (3432), MANGALM_POSTGREST_ADMIN_PORT (3010), MANGALM_REPLICA_PORT (3433;
+    MANGALM_REPLICA_URL with DATABASE_URL), MANGALM_POSTGREST_INSTANCES (1).
     """
 
 
 for command in (up, down, status, migrate, token, user, backup, restore, predict, backtest,
-                load, jobs, rejects, generate):
+                load, jobs, rejects, generate, failover):
     cli.add_command(command)
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from gateway import stack, tokens
+from gateway import replica, stack, tokens
 from gateway.migrate import migrate as run_migrate
 
 from .common import friendly_errors, settings
@@ -16,14 +16,21 @@ def _step(message: str) -> None:
 @click.command()
 @click.option("--demo", is_flag=True, help="Load the demo data set and create demo users.")
 @click.option("--detach", is_flag=True, help="Start in the background and return; stop with `mangalm down`.")
+@click.option("--replica", "with_replica", is_flag=True,
+              help="Also run a hot standby (streaming replica) on MANGALM_REPLICA_PORT (3433) for analysts "
+                   "and `mangalm failover`; with DATABASE_URL, MANGALM_REPLICA_URL names your own standby.")
 @friendly_errors
-def up(demo: bool, detach: bool) -> None:
+def up(demo: bool, detach: bool, with_replica: bool) -> None:
     """Start PostgreSQL, migrations, PostgREST, the Python service and nginx, in that order.
 
     In the foreground (the default) it waits until Ctrl-C or SIGTERM, then stops everything.
+    A replica made by an earlier `up --replica` is started again too.
     """
     s = settings()
     if stack.is_running(s):
+        if with_replica and s.embedded and not replica.is_running(s):
+            replica.start(s, _step)
+            click.echo(f"Replica started on 127.0.0.1:{s.replica_port}.")
         click.echo(f"Mangalm is already running at {s.gateway_url} (stop it with `mangalm down`).")
         return
     stack.raise_on_signals()
@@ -36,7 +43,7 @@ def up(demo: bool, detach: bool) -> None:
             users.extend(demo_data.load(s))
 
     try:
-        stack.start(s, on_step=_step, after_migrate=after_migrate)
+        stack.start(s, on_step=_step, after_migrate=after_migrate, with_replica=with_replica)
     except stack.Interrupted:
         raise click.ClickException("interrupted; everything started so far was stopped") from None
     click.echo(f"  state folder: {s.home}", err=True)
@@ -75,8 +82,32 @@ def status(as_json: bool) -> None:
     for name, comp in info["components"].items():
         state = "running" if comp["running"] else "stopped"
         click.echo(f"  {name:<10} {state:<8} port {comp.get('port', '-')}  version "
-                   f"{info['versions'].get(name, info['versions']['mangalm'])}")
+                   f"{info['versions'].get(name.split('-')[0], info['versions']['mangalm'])}")
+    rep = info.get("replica")
+    if rep:
+        lag = "" if rep["lag_bytes"] is None else f"  lag {rep['lag_bytes']} bytes, {rep['lag_seconds']} s"
+        click.echo(f"  {'replica':<10} {rep['state']:<8} {rep['url']}{lag}")
     click.echo(f"  dashboard  {info['gateway_url']}/   database {info['database_url']}")
+
+
+@click.command()
+@click.option("--force", is_flag=True,
+              help="Fail over even though the primary still answers (it is stopped cleanly first).")
+@friendly_errors
+def failover(force: bool) -> None:
+    """Promote the replica when the primary is gone and run the stack on it.
+
+    Refuses while the primary still answers (unless --force). The promoted replica's data
+    folder becomes the stack's cluster on the primary's port, so every URL stays the same; the
+    old primary's folder is kept as pgdata.failed-<time>.
+    """
+    s = settings()
+    result = replica.failover(s, force=force, on_step=_step)
+    click.echo(f"Failed over in {result['seconds']} s (promoted after {result['promoted_after_seconds']} s): "
+               f"Mangalm runs on the promoted replica at {s.gateway_url}, database 127.0.0.1:{s.pg_port}.")
+    click.echo(f"There is no replica now. To get a new one: `mangalm up --replica` (a base backup of the "
+               f"new primary). The old primary's files are in {result['old_primary']}; delete them once "
+               "you no longer need them.")
 
 
 @click.command()

@@ -123,6 +123,15 @@ def assign(email: str, store_ids: tuple[str, ...], remove: bool) -> None:
 @user.command("analyst-url")
 @friendly_errors
 def analyst_url() -> None:
-    """Print the read-only analyst login for psql and BI tools (a connection URL)."""
+    """Print the read-only analyst login for psql and BI tools (a connection URL).
+
+    When a replica runs (`mangalm up --replica`, or MANGALM_REPLICA_URL) it points there: a
+    hot standby where nothing can write, so no analyst query slows or blocks an upload.
+    """
+    from gateway import replica
+
     s = settings()
+    if s.external_replica_url or replica.is_running(s):
+        click.echo(s.replica_url_for("analyst", s.analyst_password))
+        return
     click.echo(s.url_for("analyst", s.analyst_password))

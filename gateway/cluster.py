@@ -59,12 +59,15 @@ def socket_dir(settings: Settings) -> Path:
     return settings.run_dir / "pgsock"
 
 
-def server_conf(settings: Settings) -> str:
-    """Settings sized for a small machine doing bulk loads: see README, 'Embedded cluster'."""
+def server_conf(settings: Settings, port: int | None = None, sockets: Path | None = None) -> str:
+    """Settings sized for a small machine doing bulk loads: see README, 'Embedded cluster'.
+    The replica (gateway/replica.py) uses the same settings on its own port and socket folder."""
+    from . import replica
+    extra = replica.primary_conf(settings) if port is None else ""
     return f"""# Written by mangalm at every start; edit gateway/cluster.py instead.
 listen_addresses = '127.0.0.1'
-port = {settings.pg_port}
-unix_socket_directories = '{socket_dir(settings)}'
+port = {port or settings.pg_port}
+unix_socket_directories = '{sockets or socket_dir(settings)}'
 max_connections = 100
 shared_buffers = '512MB'
 work_mem = '16MB'
@@ -80,7 +83,7 @@ log_min_duration_statement = '500ms'
 log_line_prefix = '%m [%p] %q%u@%d '
 log_lock_waits = on
 timezone = 'UTC'
-"""
+""" + extra
 
 
 def initialized(settings: Settings) -> bool:

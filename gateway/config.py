@@ -55,6 +55,13 @@ def _port(name: str, default: int) -> int:
         raise SystemExit(f"{name}={value!r} is not a port number") from None
 
 
+def _instances() -> int:
+    value = os.environ.get("MANGALM_POSTGREST_INSTANCES", "1")
+    if not value.isdigit() or not 1 <= int(value) <= 16:
+        raise SystemExit(f"MANGALM_POSTGREST_INSTANCES={value!r} is not a whole number from 1 to 16")
+    return int(value)
+
+
 def state_dir(name: str = "") -> Path:
     """A state folder (the demo's, or a named one: tests, benchmarks) for this installation.
 
@@ -84,6 +91,12 @@ class Settings:
     service_port: int
     pg_port: int
     external_database_url: str | None
+    # The hot standby (gateway/replica.py): its port in embedded mode, or an existing standby.
+    replica_port: int = 3433
+    external_replica_url: str | None = None
+    # PostgREST processes behind nginx's upstream; instance i uses postgrest_port + 100*i and
+    # postgrest_admin_port + 100*i (i = 0 is the first, on the usual ports).
+    postgrest_instances: int = 1
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -96,6 +109,9 @@ class Settings:
             service_port=_port("MANGALM_SERVICE_PORT", 3009),
             pg_port=_port("MANGALM_PG_PORT", 3432),
             external_database_url=os.environ.get("DATABASE_URL") or None,
+            replica_port=_port("MANGALM_REPLICA_PORT", 3433),
+            external_replica_url=os.environ.get("MANGALM_REPLICA_URL") or None,
+            postgrest_instances=_instances(),
         )
 
     # --- folders of the state home -------------------------------------------------
@@ -148,6 +164,20 @@ class Settings:
         return self.secret("superuser_password", "MANGALM_SUPERUSER_PASSWORD")
 
     @property
+    def replication_password(self) -> str:
+        """The embedded replica's login `replicator` on the primary (REPLICATION, nothing else)."""
+        return self.secret("replication_password", "MANGALM_REPLICATION_PASSWORD")
+
+    def postgrest_instance_ports(self, index: int) -> tuple[int, int]:
+        """(port, admin port) of PostgREST instance `index` (0 is the first): 20 apart, so the
+        instances stay inside a 100-port block like the tests' (PORT_BASE + 100*k)."""
+        return self.postgrest_port + 20 * index, self.postgrest_admin_port + 20 * index
+
+    @property
+    def replica_dir(self) -> Path:
+        return self.home / "replica"
+
+    @property
     def analyst_password(self) -> str:
         return self.secret("analyst_password", "MANGALM_ANALYST_PASSWORD")
 
@@ -169,6 +199,26 @@ class Settings:
         query = f"?{parts.query}" if parts.query else ""
         return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{db}{query}"
 
+    def replica_url_for(self, user: str, password: str) -> str | None:
+        """The standby (embedded on replica_port, or MANGALM_REPLICA_URL's server) as a login role."""
+        if self.external_replica_url:
+            parts = urlsplit(self.external_replica_url)
+            host, port = parts.hostname or "127.0.0.1", parts.port or 5432
+            db = parts.path.lstrip("/") or "mangalm"
+            query = f"?{parts.query}" if parts.query else ""
+        elif self.embedded:
+            host, port, db, query = "127.0.0.1", self.replica_port, "mangalm", ""
+        else:
+            return None
+        return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{db}{query}"
+
+    @property
+    def replica_url(self) -> str | None:
+        """The owner's connection to the standby (status, lag, tests)."""
+        if self.external_replica_url:
+            return self.external_replica_url
+        return self.replica_url_for("mangalm", self.superuser_password) if self.embedded else None
+
     @property
     def authenticator_url(self) -> str:
         return self.url_for("authenticator", self.authenticator_password)
@@ -186,11 +236,16 @@ class Settings:
         return f"http://127.0.0.1:{self.service_port}"
 
     def redacted_database_url(self) -> str:
-        parts = urlsplit(self.database_url)
-        if parts.password:
-            return self.database_url.replace(":" + quote(parts.password, safe="") + "@", ":***@").replace(
-                ":" + parts.password + "@", ":***@")
-        return self.database_url
+        return redact(self.database_url)
+
+
+def redact(url: str) -> str:
+    """A connection URL with its password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(":" + quote(parts.password, safe="") + "@", ":***@").replace(
+            ":" + parts.password + "@", ":***@")
+    return url
 
 
 def remove_state() -> list[Path]:

@@ -1,12 +1,14 @@
 """GET /health: one answer that says which component is up, for people and monitors."""
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from . import replica
 from .db import aconnect
 
 
@@ -29,13 +31,23 @@ async def _database(settings) -> dict:
                 "queue": {"ok": False, "error": "database unreachable"}}
 
 
-async def _postgrest(settings) -> dict:
+async def _ready(admin_port: int) -> dict:
     try:
         async with httpx.AsyncClient(timeout=2.0) as client:
-            r = await client.get(f"http://127.0.0.1:{settings.postgrest_admin_port}/ready")
+            r = await client.get(f"http://127.0.0.1:{admin_port}/ready")
         return {"ok": r.status_code == 200, "status": r.status_code}
     except httpx.HTTPError as e:
         return {"ok": False, "error": f"not reachable ({type(e).__name__})"}
+
+
+async def _postgrest(settings) -> dict:
+    """The first instance's /ready; with MANGALM_POSTGREST_INSTANCES > 1 every instance is
+    listed and all must be ready (nginx skips a failed one, but it is still a fault)."""
+    answers = await asyncio.gather(*(_ready(settings.postgrest_instance_ports(i)[1])
+                                     for i in range(settings.postgrest_instances)))
+    if len(answers) == 1:
+        return answers[0]
+    return {"ok": all(a["ok"] for a in answers), "instances": answers}
 
 
 async def health(request: Request) -> JSONResponse:
@@ -43,6 +55,11 @@ async def health(request: Request) -> JSONResponse:
     components = await _database(settings)
     components["postgrest"] = await _postgrest(settings)
     components["service"] = {"ok": True, "pid": request.app.state.pid}
+    # Only when a replica is configured: a stopped or lagging-off standby is "degraded" (no
+    # failover possible, upload jobs commit without waiting for it).
+    rep = await asyncio.to_thread(replica.status, settings)
+    if rep is not None:
+        components["replica"] = {"ok": rep["state"] == "streaming", **rep}
     healthy = all(c["ok"] for c in components.values())
     return JSONResponse({"status": "ok" if healthy else "degraded", "components": components},
                         status_code=200 if healthy else 503)

@@ -62,6 +62,13 @@ def cors_origin_lines() -> str:
     return "\n".join(lines)
 
 
+def postgrest_servers(host: str, ports: list[int]) -> str:
+    """The upstream's server lines: one per PostgREST instance (MANGALM_POSTGREST_INSTANCES;
+    ports from Settings.postgrest_instance_ports). nginx's round robin spreads requests, and an
+    instance that fails is skipped for 10 s (max_fails=1, the default)."""
+    return "\n".join(f"    server {host}:{port};" for port in ports)
+
+
 def render_text(values: dict) -> str:
     text = TEMPLATE.read_text()
     for key, value in values.items():
@@ -83,8 +90,9 @@ def render(settings: Settings) -> Path:
             os.chown(path, uid, -1)
     values = {
         "USER": user_line, "RUN_DIR": settings.run_dir, "LOG_DIR": settings.log_dir, "WWW": www, "DOCS": www / "docs",
-        "LISTEN_HOST": "127.0.0.1", "POSTGREST_HOST": "127.0.0.1", "SERVICE_HOST": "127.0.0.1",
-        "HTTP_PORT": settings.http_port, "POSTGREST_PORT": settings.postgrest_port,
+        "LISTEN_HOST": "127.0.0.1", "SERVICE_HOST": "127.0.0.1",
+        "HTTP_PORT": settings.http_port, "POSTGREST_SERVERS": postgrest_servers(
+            "127.0.0.1", [settings.postgrest_instance_ports(i)[0] for i in range(settings.postgrest_instances)]),
         "SERVICE_PORT": settings.service_port,
         "RATE_LIMIT": rate_limit(), "RATE_LIMIT_EXEMPT": rate_limit_exempt_lines(),
         "CORS_ORIGINS": cors_origin_lines(),
@@ -99,8 +107,8 @@ def render_docker() -> str:
     mounted at /srv/www and /srv/docs, the design's default ports and policy (gateway/nginx.docker.conf)."""
     return render_text({
         "USER": "", "RUN_DIR": "/tmp", "LOG_DIR": "/var/log/nginx", "WWW": "/srv/www", "DOCS": "/srv/docs",
-        "LISTEN_HOST": "0.0.0.0", "POSTGREST_HOST": "postgrest", "SERVICE_HOST": "service",
-        "HTTP_PORT": 3007, "POSTGREST_PORT": 3008, "SERVICE_PORT": 3009,
+        "LISTEN_HOST": "0.0.0.0", "SERVICE_HOST": "service",
+        "HTTP_PORT": 3007, "POSTGREST_SERVERS": postgrest_servers("postgrest", [3008]), "SERVICE_PORT": 3009,
         "RATE_LIMIT": DEFAULT_RATE_LIMIT, "RATE_LIMIT_EXEMPT": "", "CORS_ORIGINS": '    default "";',
     })
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 import httpx
 
-from . import __version__, cluster, home, nginx
+from . import __version__, cluster, home, nginx, replica
 from .config import ROOT, Settings
 from .procs import (children, cmdline, pid_alive, port_free, port_holder, port_listening, processes_with_env, read_pid,
                     stop_pid, wait_until)
@@ -48,6 +48,24 @@ SERVICE = Process("service", "uvicorn")
 NGINX = Process("nginx", "nginx")
 FOREGROUND = Process("mangalm", "mangalm")
 PROCESSES = (POSTGREST, SERVICE, NGINX)
+# MANGALM_POSTGREST_INSTANCES > 1: instance i (2, 3, ...) is postgrest-i, on the ports of
+# postgrest_ports(); PostgREST keeps no state, so nginx's upstream spreads requests over them.
+MAX_INSTANCES = 16
+EXTRA_POSTGREST = tuple(Process(f"postgrest-{i}", "postgrest") for i in range(2, MAX_INSTANCES + 1))
+ALL_PROCESSES = (POSTGREST, *EXTRA_POSTGREST, SERVICE, NGINX)
+
+
+def postgrest_processes(settings: Settings) -> list[Process]:
+    return [POSTGREST, *EXTRA_POSTGREST[:settings.postgrest_instances - 1]]
+
+
+def processes(settings: Settings) -> list[Process]:
+    """The processes `up` starts for these settings, in starting order."""
+    return [*postgrest_processes(settings), SERVICE, NGINX]
+
+
+def postgrest_ports(settings: Settings, index: int) -> tuple[int, int]:
+    return settings.postgrest_instance_ports(index)
 
 
 def postgrest_bin() -> str:
@@ -68,8 +86,13 @@ def postgrest_bin() -> str:
 
 
 def _ports(settings: Settings) -> dict[str, int]:
-    return {"PostgREST": settings.postgrest_port, "PostgREST admin": settings.postgrest_admin_port,
-            "the Python service": settings.service_port, "nginx": settings.http_port}
+    ports = {"PostgREST": settings.postgrest_port, "PostgREST admin": settings.postgrest_admin_port,
+             "the Python service": settings.service_port, "nginx": settings.http_port}
+    for index in range(1, settings.postgrest_instances):
+        port, admin = postgrest_ports(settings, index)
+        ports[f"PostgREST {index + 1}"] = port
+        ports[f"PostgREST {index + 1} admin"] = admin
+    return ports
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -80,8 +103,11 @@ def child_env(settings: Settings) -> dict[str, str]:
         "MANGALM_POSTGREST_PORT": str(settings.postgrest_port),
         "MANGALM_POSTGREST_ADMIN_PORT": str(settings.postgrest_admin_port),
         "MANGALM_SERVICE_PORT": str(settings.service_port), "MANGALM_PG_PORT": str(settings.pg_port),
-        "MANGALM_JWT_SECRET": settings.jwt_secret,
+        "MANGALM_JWT_SECRET": settings.jwt_secret, "MANGALM_REPLICA_PORT": str(settings.replica_port),
+        "MANGALM_POSTGREST_INSTANCES": str(settings.postgrest_instances),
     })
+    if settings.external_replica_url:
+        env["MANGALM_REPLICA_URL"] = settings.external_replica_url
     if settings.external_database_url:
         env["DATABASE_URL"] = settings.external_database_url
     return env
@@ -123,17 +149,19 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def start_postgrest(settings: Settings) -> int:
+def start_postgrest(settings: Settings, index: int = 0) -> int:
+    port, admin = postgrest_ports(settings, index)
+    proc = postgrest_processes(settings)[index] if index else POSTGREST
     env = child_env(settings)
     env.update({
         "PGRST_DB_URI": settings.authenticator_url,
         "PGRST_JWT_SECRET": settings.jwt_secret,
-        "PGRST_SERVER_PORT": str(settings.postgrest_port),
-        "PGRST_ADMIN_SERVER_PORT": str(settings.postgrest_admin_port),
+        "PGRST_SERVER_PORT": str(port),
+        "PGRST_ADMIN_SERVER_PORT": str(admin),
         "PGRST_OPENAPI_SERVER_PROXY_URI": f"{settings.gateway_url}/api",
     })
-    pid = _spawn(settings, POSTGREST, [postgrest_bin(), str(ROOT / "postgrest.conf")], env)
-    _await(settings, POSTGREST, pid, lambda: _http_ok(f"http://127.0.0.1:{settings.postgrest_admin_port}/ready"))
+    pid = _spawn(settings, proc, [postgrest_bin(), str(ROOT / "postgrest.conf")], env)
+    _await(settings, proc, pid, lambda: _http_ok(f"http://127.0.0.1:{admin}/ready"))
     return pid
 
 
@@ -159,13 +187,13 @@ def start_nginx(settings: Settings) -> int:
 
 
 def is_running(settings: Settings) -> bool:
-    return all(p.pid(settings) for p in PROCESSES) and (not settings.embedded or cluster.is_running(settings))
+    return all(p.pid(settings) for p in processes(settings)) and (not settings.embedded or cluster.is_running(settings))
 
 
 def reap_orphans(settings: Settings) -> list[int]:
     """Kill processes of an earlier run of this state folder that lost their pid file's
     owner: after a crash (SIGKILL of the nginx master, say) its workers keep the port."""
-    known = {p.pid(settings) for p in (*PROCESSES, FOREGROUND)}
+    known = {p.pid(settings) for p in (*ALL_PROCESSES, FOREGROUND)}
     reaped = []
     workers = settings.run_dir / "nginx-workers.pid"
     if workers.exists():
@@ -189,10 +217,12 @@ def preflight(settings: Settings) -> None:
     ports = dict(_ports(settings))
     if settings.embedded and not cluster.is_running(settings):
         ports["PostgreSQL"] = settings.pg_port
-    running = {p.name for p in PROCESSES if p.pid(settings)}
+    running = {p.name for p in ALL_PROCESSES if p.pid(settings)}
     for label, port in ports.items():
         owner = {"PostgREST": "postgrest", "PostgREST admin": "postgrest",
                  "the Python service": "service", "nginx": "nginx"}.get(label)
+        if label.startswith("PostgREST ") and label.split()[1].isdigit():
+            owner = f"postgrest-{label.split()[1]}"
         if owner in running:
             continue
         if not port_free(port):
@@ -202,12 +232,13 @@ def preflight(settings: Settings) -> None:
 
 
 def start(settings: Settings, on_step: Callable[[str], None] = lambda s: None,
-          after_migrate: Callable[[], None] | None = None) -> None:
+          after_migrate: Callable[[], None] | None = None, with_replica: bool = False) -> None:
     """Start every component not yet running. On any failure or interruption, what this
-    call started is stopped again, so nothing is left half-started."""
+    call started is stopped again, so nothing is left half-started. with_replica (or a
+    replica made by an earlier `up --replica`) also starts the hot standby (gateway/replica.py)."""
     from .migrate import migrate
 
-    if not any(p.pid(settings) for p in PROCESSES):
+    if not any(p.pid(settings) for p in ALL_PROCESSES):
         reap_orphans(settings)
     preflight(settings)
     try:
@@ -226,11 +257,19 @@ def start(settings: Settings, on_step: Callable[[str], None] = lambda s: None,
             connect(settings).close()
         on_step("applying migrations")
         migrate(settings)
+        if with_replica and not settings.embedded and not settings.external_replica_url:
+            raise StackError("with DATABASE_URL the replica is your own standby: name it in MANGALM_REPLICA_URL")
+        if settings.embedded and (with_replica or replica.initialized(settings)) and not replica.is_running(settings):
+            started.append("replica")
+            replica.start(settings, on_step)
+        elif settings.embedded and replica.forget_slot(settings):
+            on_step("dropped the replication slot of a replica that no longer exists")
         if after_migrate:
             after_migrate()
-        for proc, starter, port in ((POSTGREST, start_postgrest, settings.postgrest_port),
-                                    (SERVICE, start_service, settings.service_port),
-                                    (NGINX, start_nginx, settings.http_port)):
+        steps = [(proc, lambda s, i=index: start_postgrest(s, i), postgrest_ports(settings, index)[0])
+                 for index, proc in enumerate(postgrest_processes(settings))]
+        steps += [(SERVICE, start_service, settings.service_port), (NGINX, start_nginx, settings.http_port)]
+        for proc, starter, port in steps:
             if proc.pid(settings):
                 continue
             on_step(f"starting {proc.name} on 127.0.0.1:{port}")
@@ -244,7 +283,7 @@ def start(settings: Settings, on_step: Callable[[str], None] = lambda s: None,
 def stop(settings: Settings, only: list[str] | None = None) -> list[str]:
     """Stop the components (all, or those named), front door first; returns what was stopped."""
     stopped = []
-    for proc in reversed(PROCESSES):
+    for proc in reversed(ALL_PROCESSES):
         if only is not None and proc.name not in only:
             continue
         pid = proc.pid(settings)
@@ -255,6 +294,10 @@ def stop(settings: Settings, only: list[str] | None = None) -> list[str]:
     if settings.embedded and (only is None or "postgres" in only) and cluster.is_running(settings):
         cluster.stop(settings)
         stopped.append("postgres")
+    # After the primary: its clean shutdown sends its last WAL to the replica first.
+    if settings.embedded and (only is None or "replica" in only) and replica.is_running(settings):
+        replica.stop(settings)
+        stopped.append("replica")
     return stopped
 
 
@@ -309,7 +352,9 @@ def status(settings: Settings) -> dict:
         except DatabaseUnreachable as e:
             components["postgres"] = {"running": False, "external": True, "error": str(e)}
     ports = {"postgrest": settings.postgrest_port, "service": settings.service_port, "nginx": settings.http_port}
-    for proc in PROCESSES:
+    for index, proc in enumerate(postgrest_processes(settings)):
+        ports[proc.name] = postgrest_ports(settings, index)[0]
+    for proc in processes(settings):
         pid = proc.pid(settings)
         components[proc.name] = {"running": pid is not None, "pid": pid, "port": ports[proc.name]}
     try:
@@ -329,6 +374,7 @@ def status(settings: Settings) -> dict:
         "postgrest_url": settings.postgrest_url,
         "service_url": settings.service_url,
         "components": components,
+        "replica": replica.status(settings),
         "versions": {"mangalm": __version__, "postgres": cluster.version(), "postgrest": pgrst_version,
                      "nginx": nginx_version, "python": sys.version.split()[0]},
     }

@@ -71,6 +71,12 @@ def describe_error(e: BaseException, text: str | None = None) -> str:
     return f"{DISK_FULL_MESSAGE} ({text})" if is_disk_full(e) else text
 
 
+# `on` (the standby has flushed the WAL) only while a synchronous standby streams; else the
+# server's default. Asking for it with no standby connected would block the commit until one is.
+SYNC_COMMIT_SQL = ("SELECT set_config('synchronous_commit', 'on', true) FROM pg_stat_replication "
+                   "WHERE sync_state = 'sync' LIMIT 1")
+
+
 def run_one(conn: psycopg.Connection, name: str, job_id: int | None = None) -> dict | None:
     """Claim one job (the next runnable, or `job_id`) and process it on `conn` (autocommit).
     Returns the job's summary, {"status": "queued"/"failed", ...} after a failed attempt, or
@@ -85,6 +91,9 @@ def run_one(conn: psycopg.Connection, name: str, job_id: int | None = None) -> d
     started = time.perf_counter()
     try:
         with conn.transaction():
+            # A completed job survives a failover: its commit waits until the replica has
+            # flushed it, while the replica streams as the synchronous standby (gateway/replica.py).
+            conn.execute(SYNC_COMMIT_SQL)
             result = conn.execute("SELECT app.process_bulk_upload_complete(%s::bigint)", (jid,)).fetchone()[0]
     except Exception as e:  # noqa: BLE001 - any failure of the job is recorded on the job
         if isinstance(e, psycopg.OperationalError) and (conn.broken or conn.closed):
