@@ -227,7 +227,7 @@ def main() -> int:
               f"({args.lines / raw:,.0f} lines/s)", flush=True)
 
         # The history the readers read: the demo set first, so stores and the summary are not empty.
-        demo_first = full_load(url, demo, settings)
+        full_load(url, demo, settings)
         full = full_load(url, big, settings, readers=True)
         total = full["total_s"]
         refresh = full["timings"].get("refresh", 0) / 1000
@@ -237,7 +237,7 @@ def main() -> int:
         print(f"  ratio to raw COPY: wall {total / raw:.2f}x, CPU {full['cpu_s'] / raw_cpu:.2f}x (target <= 3x)")
         print(f"  job phases (s): {phases(full['timings'])}; path {full['timings'].get('path')}, "
               f"numbers {full['timings'].get('numbers')}")
-        print(f"  derive steps (s): " + ", ".join(f"{k} {v / 1000:.2f}" for k, v in
+        print("  derive steps (s): " + ", ".join(f"{k} {v / 1000:.2f}" for k, v in
                                                  (full["timings"].get("derive_steps") or {}).items()))
         print(f"  without the analytics refresh ({refresh:.2f} s): wall {(total - refresh) / raw:.2f}x")
         print(f"loader peak RSS: {full['rss_mb']:.0f} MB (target < 150 MB)", flush=True)

@@ -6,8 +6,8 @@ import click
 from gateway import __version__
 
 from .analytics import backtest, predict
-from .generate import generate  # issue 3: the demo/benchmark export generator
-from .ingest import jobs, load, rejects  # issue 3: ingest
+from .generate import generate  # the demo/benchmark export generator
+from .ingest import jobs, load, rejects  # ingest
 from .ops import backup, restore
 from .stack import down, failover, migrate, status, token, up
 from .users import user

@@ -83,7 +83,7 @@ GRANT EXECUTE ON FUNCTION api.create_user(text, text, text, text, text), app.cre
   api.reset_password(uuid, text) TO admin;
 GRANT EXECUTE ON FUNCTION api.change_password(text, text) TO sales_rep, manager, admin;
 
--- Analytics (issue 4): the track record, the confidence fits and the association rules are
+-- Analytics: the track record, the confidence fits and the association rules are
 -- aggregates over all stores, readable by every signed-in role. The dashboard summary is
 -- materialized (row-level security does not apply to it), so it is for managers, admins and
 -- analysts; reps read api.my_summary (security_invoker: their stores only). The functions
@@ -98,7 +98,7 @@ GRANT EXECUTE ON FUNCTION api.sales_trends(text, text), api.upselling_suggestion
   TO sales_rep, manager, admin, analyst;
 GRANT EXECUTE ON FUNCTION api.predict(date), api.backtest(date, integer) TO manager, admin;
 
--- Ingest (issue 3). Uploads go through the Python service and the loader, which connect as
+-- Ingest. Uploads go through the Python service and the loader, which connect as
 -- the owner; the pipeline's functions (app.begin_upload, app.process_bulk_upload_complete,
 -- app.claim_job, ...) are therefore executable by nobody else (no grant here on purpose: an
 -- API role could otherwise run a job's transaction or claim jobs). Managers and admins may

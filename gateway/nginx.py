@@ -22,7 +22,7 @@ def nginx_bin() -> str:
     raise FileNotFoundError("nginx not found: install nginx-light (make demo does)")
 
 
-# Front-door policy from the environment (issue 5): requests a minute per client address on
+# Front-door policy from the environment: requests a minute per client address on
 # /api/ and /auth/, the addresses exempt from that limit, and the origins CORS allows.
 DEFAULT_RATE_LIMIT = 100
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")

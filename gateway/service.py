@@ -19,8 +19,8 @@ from .logs import RequestLog
 
 def routes() -> list:
     """Every route of the service; each capability's module contributes its own list."""
-    from . import auth, events  # issue 5: tokens and live events
-    from . import uploads  # issue 3: CSV uploads
+    from . import auth, events  # tokens and live events
+    from . import uploads  # CSV uploads
     return [Route("/health", health), *auth.ROUTES, *events.ROUTES, *uploads.ROUTES]
 
 
@@ -28,6 +28,6 @@ def create_app() -> Starlette:
     app = Starlette(routes=routes(), middleware=[Middleware(RequestLog)])
     app.state.settings = Settings.from_env()
     app.state.pid = os.getpid()
-    from .worker import start_background  # issue 3: the upload worker thread (MANGALM_WORKER=0: off)
+    from .worker import start_background  # the upload worker thread (MANGALM_WORKER=0: off)
     app.state.upload_worker = start_background(app.state.settings)
     return app

@@ -428,7 +428,7 @@ def test_upselling_suggestions(world, spec_paths):
 
 
 def test_bulk_upload_routes(world):
-    """POST /uploads and GET /uploads/{id} (the Python service, issue 3), by role; a dry run, so
+    """POST /uploads and GET /uploads/{id} (the Python service), by role; a dry run, so
     the shared stack's data stays as it was."""
     from gateway.generate import generate_text
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import subprocess
 import uuid
 from datetime import date, timedelta
@@ -283,7 +282,7 @@ def test_a_store_page_shows_history_segment_basket_and_preferences(page, world):
     shot(page, "04-stores")
     # The store with the most orders among those with a pending prediction: every panel full.
     preds = world["api"].get("/api/predicted_orders", select="store_id", status="eq.pending", limit=50)
-    assert preds, "no pending prediction in the demo data (analytics, issue 4)"
+    assert preds, "no pending prediction in the demo data"
     store_id = preds[0]["store_id"]
     page.goto(f"{world['base']}/#/stores/{store_id}")
     expect(page.locator("#store-name")).to_be_visible()
@@ -412,7 +411,7 @@ def test_an_upload_shows_live_progress_and_every_open_dashboard_updates(page, co
         result.locator("#rejects-link").click()
     rejects = open(dl.value.path(), encoding="utf-8").read()
     assert "not-a-number" in rejects
-    expect(page.locator(f"#jobs-table tr[data-job-id]").first).to_be_visible()
+    expect(page.locator("#jobs-table tr[data-job-id]").first).to_be_visible()
     shot(page, "07-upload")
 
     # The other tab: the orders KPI grew by the new invoices, with no reload.

@@ -10,7 +10,7 @@ SELECT tables_are('data', ARRAY[
   'invoice_items', 'predicted_orders', 'predicted_order_items', 'customer_segments',
   'upselling_recommendations', 'backtest_runs', 'dashboard_settings', 'settings',
   'prediction_decisions',
-  'prediction_calibrations', 'product_associations']);  -- analytics (issue 4)
+  'prediction_calibrations', 'product_associations']);  -- analytics
 
 -- Every table has a primary key.
 SELECT is_empty($$
