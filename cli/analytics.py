@@ -16,6 +16,7 @@ import click
 import psycopg
 
 from gateway.db import connect
+from gateway.spreadsheet import neutralize
 
 from .common import friendly_errors, settings
 
@@ -74,8 +75,10 @@ def write_predictions_csv(conn: psycopg.Connection, path: Path) -> int:
             writer = csv.writer(f)
             writer.writerow(CSV_COLUMNS)
             for r in rows:
-                writer.writerow([r[0], r[1], r[2].isoformat(), _number(r[3]), r[4], r[5] or "", r[6] or "",
-                                 _number(r[7]), _number(r[8]), _number(r[9]), r[10], r[11] or "",
+                # Ids, names and the justification come from uploads: neutralised like the rejects.
+                writer.writerow([neutralize(r[0]), neutralize(r[1]), r[2].isoformat(), _number(r[3]), r[4],
+                                 neutralize(r[5]), neutralize(r[6]),
+                                 _number(r[7]), _number(r[8]), _number(r[9]), r[10], neutralize(r[11]),
                                  "" if r[12] is None else r[12], _number(r[13]),
                                  "" if r[14] is None else str(r[14]).lower()])
         os.replace(tmp, path)

@@ -15,19 +15,9 @@ import psycopg
 
 from gateway import loader, worker
 from gateway.db import connect
+from gateway.spreadsheet import neutralize
 
 from .common import friendly_errors, settings
-
-# A cell a spreadsheet would take for a formula starts with one of these (and tab/CR can hide one).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize(cell: str | None) -> str:
-    """A CSV cell that is safe to open in a spreadsheet: formulas become text (a leading ')."""
-    if cell is None:
-        return ""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
 
 def rejects_csv(rows, out) -> int:
     """Write rejected lines as CSV (line, column, reason, raw line), neutralised; returns how many."""

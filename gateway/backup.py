@@ -7,6 +7,7 @@ cluster-wide; migrate's roles step creates them before anything is restored.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -38,6 +39,9 @@ def backup(settings: Settings, path: Path) -> int:
     if result.returncode != 0:
         tmp.unlink(missing_ok=True)
         raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
+    # A backup holds every user's password hash and every invoice: readable by its owner only,
+    # whatever the umask.
+    os.chmod(tmp, 0o600)
     tmp.replace(path)  # never leave a truncated file under the real name
     return path.stat().st_size
 

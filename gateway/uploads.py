@@ -29,10 +29,10 @@ from . import loader, worker
 from .auth import AuthError, authenticate, json_errors
 from .db import aconnect
 from .logs import log_event
+from .spreadsheet import neutralize
 
 UPLOAD_ROLES = ("manager", "admin")
 DEFAULT_MAX_BYTES = 1 << 30
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 JOB_COLUMNS = ("id, status, filename, dry_run, source, bytes, lines, loaded, rejected, new_stores, new_products, "
                "skipped_lines, attempts, max_attempts, run_after, last_error, message, timings, processing_ms, "
                "created_at, received_at, started_at, finished_at")
@@ -300,13 +300,6 @@ async def list_uploads(request: Request) -> Response:
     return JSONResponse([_job_json(r) for r in rows])
 
 
-def _neutralize(cell) -> str:
-    if cell is None:
-        return ""
-    cell = str(cell)
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
 @json_errors
 async def get_rejects(request: Request) -> Response:
     await _uploader(request)
@@ -321,7 +314,7 @@ async def get_rejects(request: Request) -> Response:
     writer = csv.writer(out)
     writer.writerow(["line", "column", "reason", "raw_line"])
     for line_no, column, reason, raw in rows:
-        writer.writerow([line_no, _neutralize(column), _neutralize(reason), _neutralize(raw)])
+        writer.writerow([line_no, neutralize(column), neutralize(reason), neutralize(raw)])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="upload-{job_id}-rejects.csv"'})
 

@@ -145,3 +145,19 @@ def test_refresh_derived_recomputes_the_touched_stores_and_announces_it(run, his
                        "store_ids": [touched], "store_count": 1}]
     assert as_of[touched] == history and as_of[other] == history - timedelta(days=30)
     assert refreshed_at >= changed_at  # the summary was refreshed after the recompute
+
+
+def test_predict_csv_neutralises_formulas_from_uploads(run, history, conn, tmp_path):
+    """A store name from an upload that a spreadsheet would run as a formula is written as text."""
+    store, name = conn.execute("""SELECT s.id, s.name FROM data.stores s JOIN data.predicted_orders p
+                                  ON p.store_id = s.id AND p.status = 'pending' ORDER BY s.id LIMIT 1""").fetchone()
+    formula = '=HYPERLINK("http://example.invalid","open")'
+    conn.execute("UPDATE data.stores SET name = %s WHERE id = %s", (formula, store))
+    try:
+        out = tmp_path / "predictions.csv"
+        assert run("predict", "--csv", str(out)).exit_code == 0
+        with out.open(newline="", encoding="utf-8") as f:
+            names = {r["customer_name"] for r in csv.DictReader(f) if r["customer_id"] == store}
+        assert names == {"'" + formula}
+    finally:
+        conn.execute("UPDATE data.stores SET name = %s WHERE id = %s", (name, store))

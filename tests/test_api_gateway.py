@@ -174,6 +174,15 @@ def test_request_log_has_requests_but_no_tokens(gateway_url, running_stack, mana
     assert manager_token not in log.read_text()
 
 
+def test_pages_and_api_answers_carry_the_security_headers(gateway_url):
+    for path in ("/", "/docs/", "/api/", "/health"):
+        r = httpx.get(f"{gateway_url}{path}", timeout=10)
+        assert r.headers.get("x-content-type-options") == "nosniff", path
+        assert r.headers.get("x-frame-options") == "DENY", path
+        assert r.headers.get("content-security-policy") == "frame-ancestors 'none'", path
+        assert r.headers.get("referrer-policy") == "no-referrer", path
+
+
 def test_docs_serve_swagger_ui_over_the_openapi(gateway_url):
     r = httpx.get(f"{gateway_url}/docs")
     assert r.status_code == 301 and r.headers["Location"].endswith("/docs/")

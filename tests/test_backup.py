@@ -61,6 +61,7 @@ def test_backup_restores_into_a_fresh_stack(running_stack, fresh_stack, tmp_path
     file = tmp_path / "mangalm.backup"
     out = run(dict(os.environ), "backup", str(file))
     assert file.exists() and "Wrote" in out.stdout
+    assert file.stat().st_mode & 0o777 == 0o600, "a backup is readable by its owner only"
 
     run(fresh_stack, "restore", "--yes", str(file))
     target_url = f"postgresql://mangalm:{TEST_PASSWORD}@127.0.0.1:{BASE + 432}/mangalm"

@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli.ingest import neutralize
+from gateway.spreadsheet import neutralize
 from cli.main import cli
 from ingest_helpers import FIXTURES, rows
 
