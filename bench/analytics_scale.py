@@ -37,7 +37,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import OUT, cluster_cpu, configure, fresh_database, load, real_file, start_cluster, stop, write_json
+from common import stack_arguments, OUT, cluster_cpu, configure, fresh_database, load, real_file, start_cluster, stop, write_json
 
 QUALITY_CUTOFF, QUALITY_HORIZON = date(2011, 9, 9), 60
 CUTS = OUT / "analytics_scale"   # the cut files, made in a second and removed afterwards
@@ -195,12 +195,10 @@ def ratio(a, b) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--file", help="the real export (.csv or .csv.gz); default ../shared/data/online_retail_dev.csv.gz")
+    stack_arguments(parser, 15300, real_file=True)
     parser.add_argument("--steps", type=float, nargs="+", default=[25, 50, 100], help="shares of the file's lines, in %%")
     parser.add_argument("--append", type=float, default=1.0, help="the append's share of the file's lines, in %%")
     parser.add_argument("--quick", action="store_true", help="steps 5 and 10 %% only (a minute or two)")
-    parser.add_argument("--port-base", type=int, default=15300, help="PostgreSQL listens on this + 432")
-    parser.add_argument("--keep", action="store_true", help="leave the benchmark's PostgreSQL running")
     args = parser.parse_args()
     if args.quick:
         args.steps = [5, 10]

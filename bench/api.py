@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import configure, stop, write_json
+from common import stack_arguments, configure, stop, write_json
 
 HISTORY_SQL = """
 INSERT INTO data.stores (id, name, city, state, sales_person, currency_code, source)
@@ -111,10 +111,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--stores", type=int, default=300, help="stores in the synthetic history (default 300)")
-    parser.add_argument("--port-base", type=int, default=18000, help="ports of the bench stack (default 18000)")
+    stack_arguments(parser, 18000)
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per endpoint and target, alternating; medians are reported (default 3)")
-    parser.add_argument("--keep", action="store_true", help="leave the bench stack running afterwards")
     parser.add_argument("--instances", type=int, default=2,
                         help="PostgREST instances to compare with one behind nginx (default 2; 1 skips it)")
     parser.add_argument("--only-instances", action="store_true",

@@ -27,7 +27,7 @@ import sys
 import time
 from datetime import date
 
-from common import configure, fresh_database, generated, load, real_file, start_cluster, stop, write_json
+from common import stack_arguments, configure, fresh_database, generated, load, real_file, start_cluster, stop, write_json
 
 REAL_CUTOFFS = [date(2011, 3, 1), date(2011, 6, 1), date(2011, 9, 9)]
 REAL_HORIZON = 90
@@ -144,14 +144,12 @@ def report(name: str, runs: list[dict]) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--file", help="the real export (.csv or .csv.gz); default ../shared/data/online_retail_dev.csv.gz")
+    stack_arguments(parser, 15200, real_file=True)
     parser.add_argument("--top", type=int, default=200, help="judge the real file on this many busiest stores")
     parser.add_argument("--quick", action="store_true", help="a smaller generated set; skip the preferred-day runs")
     parser.add_argument("--generated-lines", type=int, default=160_000, help="lines of the generated set")
     parser.add_argument("--generated-stores", type=int, default=600, help="stores of the generated set")
     parser.add_argument("--skip-generated", action="store_true", help="skip the generated-data backtest")
-    parser.add_argument("--port-base", type=int, default=15200, help="PostgreSQL listens on this + 432")
-    parser.add_argument("--keep", action="store_true", help="leave the benchmark's PostgreSQL running")
     args = parser.parse_args()
     if args.quick:
         args.generated_lines, args.generated_stores = 40_000, 150

@@ -46,6 +46,16 @@ def configure(name: str, port_base: int, **env: str) -> Settings:
     return Settings.from_env()
 
 
+def stack_arguments(parser, port_base: int, real_file: bool = False) -> None:
+    """The options every benchmark takes: --port-base (PostgreSQL on it + 432), --keep, and for
+    those that read the real export, --file."""
+    if real_file:
+        parser.add_argument("--file", help=f"the real export (.csv or .csv.gz); default {REAL_FILE} when it is there")
+    parser.add_argument("--port-base", type=int, default=port_base,
+                        help=f"ports of the benchmark's stack: PostgreSQL on this + 432 (default {port_base})")
+    parser.add_argument("--keep", action="store_true", help="leave the benchmark's stack running afterwards")
+
+
 def start_cluster(settings: Settings) -> bool:
     """Start the benchmark's PostgreSQL; True when it was already running (then leave it so)."""
     from gateway import cluster

@@ -32,8 +32,8 @@ import threading
 import time
 from pathlib import Path
 
-from common import (OUT, REAL_FILE, ROOT, cluster_cpu, configure, fresh_database, generated, real_file, start_cluster,
-                    stop, write_json)
+from common import (OUT, REAL_FILE, ROOT, cluster_cpu, configure, fresh_database, generated, real_file, stack_arguments,
+                    start_cluster, stop, write_json)
 
 def raw_copy(url: str, path: Path) -> float:
     """COPY the file into an unlogged table of text columns: the floor."""
@@ -206,9 +206,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines of the big file")
     parser.add_argument("--append", type=float, default=0.01, help="size of the append, as a fraction")
-    parser.add_argument("--port-base", type=int, default=18600, help="PostgreSQL listens on this + 432")
-    parser.add_argument("--keep", action="store_true", help="leave the benchmark's PostgreSQL running")
-    parser.add_argument("--file", help=f"the real export (default {REAL_FILE}, when it is there)")
+    stack_arguments(parser, 18600, real_file=True)
     parser.add_argument("--no-real", action="store_true", help="skip the real export")
     args = parser.parse_args()
     settings = configure("ingest", args.port_base)

@@ -409,6 +409,8 @@ def print_report(report: dict) -> None:
 
 
 def main() -> int:
+    from common import OUT, configure, machine, stack_arguments  # lazily: tests import this module
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10, help="soak length (default 10)")
     parser.add_argument("--baseline", type=float, default=60, help="seconds of reads before any upload (default 60)")
@@ -417,13 +419,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=20, help="wrk connections (default 20)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--segment", type=float, default=10, help="seconds per wrk run (default 10)")
-    parser.add_argument("--port-base", type=int, default=18700, help="ports of the soak stack (default 18700)")
-    parser.add_argument("--keep", action="store_true", help="leave the soak stack running afterwards")
+    stack_arguments(parser, 18700)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is not installed: scripts/install.sh --test installs it", file=sys.stderr)
         return 0
-    from common import OUT, configure, machine
 
     # 127.0.0.1 is exempt from the front door's rate limit, so the reads measure the system.
     settings = configure("soak", args.port_base, MANGALM_RATE_LIMIT_EXEMPT="127.0.0.1",

@@ -148,47 +148,60 @@ def is_running(settings: Settings) -> bool:
     return initialized(settings) and postmaster_pid(settings) is not None
 
 
+def check_port_free(port: int, what: str, variable: str, error: type[Exception] = ClusterError) -> None:
+    """Refuse a port another process holds, naming the holder and the setting that moves it."""
+    if not port_free(port):
+        holder = port_holder(port) or "another process"
+        raise error(f"port {port} ({what}) is already in use by {holder}; stop it or set {variable}")
+
+
+def pg_ctl_start(settings: Settings, datadir: Path, sockets: Path, log: Path, what: str,
+                 error: type[Exception] = ClusterError) -> None:
+    """Start the server of `datadir` (the primary's or the replica's) as the cluster's owner:
+    stale socket locks and postmaster.pid removed first (the caller made sure no earlier server
+    of that folder lives), the log's last lines in the error when it does not come up."""
+    sockets.mkdir(parents=True, exist_ok=True)
+    _chown(sockets)
+    for stale in sockets.glob(".s.PGSQL.*"):
+        stale.unlink(missing_ok=True)
+    (datadir / "postmaster.pid").unlink(missing_ok=True)
+    log.touch()
+    _chown(log)
+    result = _run([pg_bin("pg_ctl"), "start", "-w", "-t", "120", "-D", str(datadir), "-l", str(log)],
+                  settings, check=False)
+    if result.returncode != 0:
+        tail = "".join(log.read_text(errors="replace").splitlines(True)[-5:])
+        raise error(f"{what} did not start (see {log}):\n{tail}")
+
+
+def pg_ctl_stop(settings: Settings, datadir: Path, mode: str = "fast") -> None:
+    _run([pg_bin("pg_ctl"), "stop", "-w", "-t", "60", "-m", mode, "-D", str(datadir)], settings, check=False)
+
+
 def start(settings: Settings) -> None:
     if not initialized(settings):
         init(settings)
     if is_running(settings):
         return
-    if not port_free(settings.pg_port):
-        holder = port_holder(settings.pg_port) or "another process"
-        raise ClusterError(f"port {settings.pg_port} (PostgreSQL) is already in use by {holder}; "
-                           "stop it or set MANGALM_PG_PORT")
+    check_port_free(settings.pg_port, "PostgreSQL", "MANGALM_PG_PORT")
     for folder in (settings.run_dir, settings.log_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    sock = socket_dir(settings)
-    sock.mkdir(exist_ok=True)
-    _chown(sock)
     conf = settings.pgdata / "mangalm.conf"
     conf.write_text(server_conf(settings))
     _chown(conf)
-    log = settings.log_dir / "postgres.log"
-    log.touch()
-    _chown(log)
     # A cluster that was not shut down cleanly recovers by itself here. Its postmaster.pid is
     # stale (the process is gone, or a zombie the server would mistake for a live one): once
     # the old server's last backend has exited, it is safe to remove.
     if not wait_until(lambda: not leftover_backends(settings), 30):
         raise ClusterError(f"processes of an earlier server still use {settings.pgdata}: "
                            f"{leftover_backends(settings)}; stop them first")
-    (settings.pgdata / "postmaster.pid").unlink(missing_ok=True)
-    for stale in sock.glob(".s.PGSQL.*"):
-        stale.unlink(missing_ok=True)
-    result = _run([pg_bin("pg_ctl"), "start", "-w", "-t", "120", "-D", str(settings.pgdata),
-                   "-l", str(log)], settings, check=False)
-    if result.returncode != 0:
-        tail = "".join(log.read_text(errors="replace").splitlines(True)[-5:])
-        raise ClusterError(f"PostgreSQL did not start (see {log}):\n{tail}")
+    pg_ctl_start(settings, settings.pgdata, socket_dir(settings), settings.log_dir / "postgres.log", "PostgreSQL")
     ensure_database(settings, "mangalm")
 
 
 def stop(settings: Settings, mode: str = "fast") -> None:
     if is_running(settings):
-        _run([pg_bin("pg_ctl"), "stop", "-w", "-t", "60", "-m", mode, "-D", str(settings.pgdata)],
-             settings, check=False)
+        pg_ctl_stop(settings, settings.pgdata, mode)
 
 
 def ensure_database(settings: Settings, dbname: str) -> None:

@@ -78,10 +78,6 @@ def state_dir(name: str = "") -> Path:
     return base / ("mangalm" + suffix)
 
 
-def default_home() -> Path:
-    return state_dir()
-
-
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -100,7 +96,7 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> "Settings":
-        home = Path(os.environ.get("MANGALM_HOME") or default_home()).resolve()
+        home = Path(os.environ.get("MANGALM_HOME") or state_dir()).resolve()
         return cls(
             home=home,
             http_port=_port("MANGALM_HTTP_PORT", 3007),

@@ -17,7 +17,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from .config import CLUSTER_OS_USER, ROOT, Settings, default_home
+from .config import CLUSTER_OS_USER, ROOT, Settings, state_dir
 
 # nginx's workers drop to this user when the master runs as root.
 NGINX_WORKER_USER = "nobody"
@@ -77,7 +77,7 @@ def prepare(settings: Settings) -> None:
             continue
         closed = _blocking_parent(home, user)
         where = f"{closed} (mode {stat.S_IMODE(closed.stat().st_mode):o}) is closed to it" if closed else "it is closed"
-        fix = (f"unset MANGALM_HOME to use the default {default_home()}" if os.environ.get("MANGALM_HOME")
+        fix = (f"unset MANGALM_HOME to use the default {state_dir()}" if os.environ.get("MANGALM_HOME")
                else "set MANGALM_HOME to a folder under /var/lib or /srv")
         raise HomeError(f"the state folder {home} is out of reach of the OS user {user!r}, which {role}: "
                         f"{where}. Fix: {fix}, or open the way with chmod o+x on the closed folder.")

@@ -33,7 +33,7 @@ from psycopg import sql
 
 from . import cluster
 from .config import Settings, redact
-from .procs import pid_alive, port_free, port_holder, wait_until
+from .procs import pid_alive, wait_until
 
 SLOT = "mangalm_replica"            # the replication slot on the primary, and the standby's application_name
 ROLE = "replicator"                 # REPLICATION LOGIN only: no access to any table
@@ -185,32 +185,16 @@ def start(settings: Settings, on_step=lambda s: None) -> None:
         create(settings, on_step)
     if is_running(settings):
         return
-    if not port_free(settings.replica_port):
-        holder = port_holder(settings.replica_port) or "another process"
-        raise ReplicaError(f"port {settings.replica_port} (the replica) is already in use by {holder}; "
-                           "stop it or set MANGALM_REPLICA_PORT")
+    cluster.check_port_free(settings.replica_port, "the replica", "MANGALM_REPLICA_PORT", ReplicaError)
     on_step(f"starting the replica on 127.0.0.1:{settings.replica_port}")
-    sock = socket_dir(settings)
-    sock.mkdir(parents=True, exist_ok=True)
-    cluster._chown(sock)
-    for stale in sock.glob(".s.PGSQL.*"):
-        stale.unlink(missing_ok=True)
     _write_private(settings.replica_dir / "mangalm.conf", replica_conf(settings))
-    (settings.replica_dir / "postmaster.pid").unlink(missing_ok=True)
-    log = settings.log_dir / "replica.log"
-    log.touch()
-    cluster._chown(log)
-    result = _run([cluster.pg_bin("pg_ctl"), "start", "-w", "-t", "120", "-D", str(settings.replica_dir),
-                   "-l", str(log)], settings)
-    if result.returncode != 0:
-        tail = "".join(log.read_text(errors="replace").splitlines(True)[-5:])
-        raise ReplicaError(f"the replica did not start (see {log}):\n{tail}")
+    cluster.pg_ctl_start(settings, settings.replica_dir, socket_dir(settings), settings.log_dir / "replica.log",
+                         "the replica", ReplicaError)
 
 
 def stop(settings: Settings, mode: str = "fast") -> None:
     if is_running(settings):
-        _run([cluster.pg_bin("pg_ctl"), "stop", "-w", "-t", "60", "-m", mode, "-D", str(settings.replica_dir)],
-             settings)
+        cluster.pg_ctl_stop(settings, settings.replica_dir, mode)
 
 
 # --- state ------------------------------------------------------------------------------------
