@@ -85,7 +85,7 @@ def set_user(email: str, role: str | None, full_name: str | None, sales_person: 
         row = conn.execute(
             """UPDATE data.users SET role = coalesce(%s, role), full_name = coalesce(%s, full_name),
                       sales_person = coalesce(%s, sales_person), is_active = coalesce(%s, is_active),
-                      password_hash = coalesce(crypt(%s, gen_salt('bf')), password_hash)
+                      password_hash = coalesce(app.hash_password(%s), password_hash)
                WHERE lower(email) = lower(%s) RETURNING role, is_active""",
             (role, full_name, sales_person, active, password, email)).fetchone()
     if row is None:

@@ -15,6 +15,15 @@ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'authenticator') THEN
     CREATE ROLE authenticator LOGIN NOINHERIT;
   END IF;
+  -- Owns the schemas, tables and security-definer functions: not a superuser, cannot log in.
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mangalm_owner') THEN
+    CREATE ROLE mangalm_owner NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
+  END IF;
+  -- The Python service, the jobs worker, the loader and the CLI's everyday commands: owns
+  -- nothing, and may only run the functions and fill the staging tables db/grants.sql names.
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mangalm_app') THEN
+    CREATE ROLE mangalm_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+  END IF;
   -- A SQL login for psql and BI tools: read-only, with a statement timeout.
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'analyst') THEN
     CREATE ROLE analyst LOGIN;

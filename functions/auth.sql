@@ -1,13 +1,35 @@
 -- Logins and tokens. The Python service (gateway/auth.py) calls app.login and signs the JWT
 -- itself (the database has no JWT signer); PostgREST checks revocation in app.check_request.
--- Passwords are bcrypt hashes made by pgcrypto's crypt() with gen_salt('bf'), here and in
--- gateway/users.py, so the same cost applies everywhere.
+-- Passwords are bcrypt hashes made only by app.hash_password, whoever sets them (API, CLI,
+-- demo), so one cost applies everywhere; app.login upgrades an older, cheaper hash when its
+-- owner next logs in.
 
 -- A login setting from data.settings (an admin may tune it there), else the default.
 CREATE FUNCTION app.login_setting(p_key text, p_default integer) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
   SELECT coalesce((SELECT CASE WHEN jsonb_typeof(value) = 'number' THEN (value #>> '{}')::numeric::integer END
                    FROM data.settings WHERE key = p_key), p_default)
+$$;
+
+-- bcrypt's cost (log2 of its rounds). 11 takes ~100 ms a hash on the 2-core development
+-- machine (measured 2026-12-03: cost 6 3.5 ms, 8 15 ms, 10 55 ms, 11 103 ms), slow enough to
+-- make guessing from a stolen table expensive and fast enough for a login. An admin may set
+-- login.bcrypt_cost in data.settings (4-15) after measuring a different machine.
+CREATE FUNCTION app.password_cost() RETURNS integer
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
+  SELECT least(15, greatest(4, app.login_setting('login.bcrypt_cost', 11)))
+$$;
+
+-- The bcrypt hash of a password, at the current cost.
+CREATE FUNCTION app.hash_password(p_password text) RETURNS text
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
+  SELECT public.crypt(p_password, public.gen_salt('bf', app.password_cost()))
+$$;
+
+-- True when a hash was made at another cost than the current one (it is re-made at login).
+CREATE FUNCTION app.password_needs_rehash(p_hash text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
+  SELECT substring(p_hash FROM '^\$2[abxy]?\$([0-9]{2})\$')::integer IS DISTINCT FROM app.password_cost()
 $$;
 
 -- Checks an email and password and records the attempt. Returns one row: outcome 'ok' (with
@@ -55,7 +77,7 @@ BEGIN
   END IF;
 
   SELECT * INTO v_user FROM data.users u WHERE lower(u.email) = v_email;
-  v_hash := coalesce(v_user.password_hash, public.gen_salt('bf'));
+  v_hash := coalesce(v_user.password_hash, public.gen_salt('bf', app.password_cost()));
   v_ok := public.crypt(coalesce(p_password, ''), v_hash) = v_hash
           AND v_user.id IS NOT NULL AND v_user.is_active;
 
@@ -68,7 +90,10 @@ BEGIN
     RETURN QUERY SELECT 'invalid'::text, NULL::integer, NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::text;
     RETURN;
   END IF;
-  UPDATE data.users SET last_login_at = now() WHERE id = v_user.id;
+  UPDATE data.users SET last_login_at = now(),
+    password_hash = CASE WHEN app.password_needs_rehash(password_hash)
+                         THEN app.hash_password(p_password) ELSE password_hash END
+  WHERE id = v_user.id;
   RETURN QUERY SELECT 'ok'::text, NULL::integer, v_user.id, v_user.email, v_user.role, v_user.full_name,
                       v_user.sales_person;
 END
@@ -127,7 +152,7 @@ BEGIN
     RAISE SQLSTATE 'PT409' USING MESSAGE = format('a user with the email %s already exists', btrim(p_email));
   END IF;
   INSERT INTO data.users (email, password_hash, role, full_name, sales_person)
-  VALUES (btrim(p_email), public.crypt(p_password, public.gen_salt('bf')), p_role, p_full_name, p_sales_person)
+  VALUES (btrim(p_email), app.hash_password(p_password), p_role, p_full_name, p_sales_person)
   RETURNING id INTO v_id;
   RETURN v_id;
 END
@@ -161,7 +186,7 @@ BEGIN
     RAISE SQLSTATE 'PT403' USING MESSAGE = 'the current password is wrong';
   END IF;
   PERFORM app.check_password(new_password);
-  UPDATE data.users SET password_hash = public.crypt(new_password, public.gen_salt('bf'))
+  UPDATE data.users SET password_hash = app.hash_password(new_password)
   WHERE id = app.current_user_id();
   RETURN true;
 END
@@ -176,7 +201,7 @@ BEGIN
     RAISE SQLSTATE 'PT403' USING MESSAGE = 'only admins reset other users'' passwords';
   END IF;
   PERFORM app.check_password(new_password);
-  UPDATE data.users SET password_hash = public.crypt(new_password, public.gen_salt('bf'))
+  UPDATE data.users SET password_hash = app.hash_password(new_password)
   WHERE id = reset_password.user_id;
   IF NOT FOUND THEN
     RAISE SQLSTATE 'PT404' USING MESSAGE = format('no user with the id %s', reset_password.user_id);

@@ -1,5 +1,5 @@
 """Users: created by `mangalm user add` and `up --demo`; passwords are bcrypt hashes made by
-pgcrypto inside the database (crypt with gen_salt('bf')), never by Python."""
+pgcrypto inside the database (app.hash_password), never by Python."""
 from __future__ import annotations
 
 import psycopg
@@ -21,7 +21,7 @@ def add_user(conn: psycopg.Connection, email: str, password: str, role: str,
                 if replace else "DO NOTHING")
     row = conn.execute(
         f"""INSERT INTO data.users (email, password_hash, role, full_name, sales_person)
-            VALUES (%s, crypt(%s, gen_salt('bf')), %s, %s, %s)
+            VALUES (%s, app.hash_password(%s), %s, %s, %s)
             ON CONFLICT (lower(email)) {conflict} RETURNING id""",
         (email, password, role, full_name, sales_person)).fetchone()
     if row is None:
