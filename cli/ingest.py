@@ -114,7 +114,7 @@ def load(files, wait, as_json, dry_run, encoding, date_order, map_file, quiet):
     """
     s = settings()
     user_map = loader.read_map_file(map_file) if map_file else None
-    url = s.database_url
+    url = s.app_url
     connect(s).close()  # a clear error now if the database is not reachable
     wait = wait or dry_run
     show = not quiet and not as_json

@@ -4,7 +4,7 @@
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA app, api FROM PUBLIC;
 REVOKE ALL ON SCHEMA data, staging FROM PUBLIC;
-REVOKE ALL ON ALL TABLES IN SCHEMA data FROM anon, sales_rep, manager, admin, analyst;
+REVOKE ALL ON ALL TABLES IN SCHEMA data FROM anon, sales_rep, manager, admin, analyst, mangalm_app;
 
 GRANT USAGE ON SCHEMA api, app TO anon, sales_rep, manager, admin, analyst;
 -- The API roles reach the private tables only through the api views and functions, but
@@ -29,7 +29,7 @@ GRANT EXECUTE ON FUNCTION app.jwt_claims(), app.current_user_id(), app.current_a
   app.current_sales_person(), app.rep_store_ids(), app.in_api_role() TO sales_rep, manager, admin, analyst;
 -- Helpers the invoker-rights triggers and functions call as the API roles.
 GRANT EXECUTE ON FUNCTION app.refuse(integer, text, text), app.clean_text(text), app.is_email(text),
-  app.order_next_statuses(text, text) TO sales_rep, manager, admin;
+  app.order_next_statuses(text, text), app.publish_event(jsonb) TO sales_rep, manager, admin;
 
 -- Reading: every signed-in role reads the API views; RLS narrows the rows of reps. Views run
 -- with the caller's rights (security_invoker), so the tables behind them are granted too.
@@ -98,10 +98,52 @@ GRANT EXECUTE ON FUNCTION api.sales_trends(text, text), api.upselling_suggestion
   TO sales_rep, manager, admin, analyst;
 GRANT EXECUTE ON FUNCTION api.predict(date), api.backtest(date, integer) TO manager, admin;
 
--- Ingest. Uploads go through the Python service and the loader, which connect as
--- the owner; the pipeline's functions (app.begin_upload, app.process_bulk_upload_complete,
--- app.claim_job, ...) are therefore executable by nobody else (no grant here on purpose: an
--- API role could otherwise run a job's transaction or claim jobs). Managers and admins may
--- read the rejected lines (the jobs themselves are granted above); the service serves them
--- as CSV at GET /uploads/{id}/rejects.csv.
+-- Ingest. Uploads go through the Python service and the loader, which log in as
+-- mangalm_app (below). The pipeline's other functions are executable by nobody else: an API
+-- role could otherwise run a job's transaction or claim jobs. Managers and admins may read the
+-- rejected lines (the jobs themselves are granted above).
 GRANT SELECT ON data.upload_rejects TO manager, admin;
+
+-- The application: the Python service, the jobs worker, the loader and the operator's CLI log
+-- in as mangalm_app, which is no superuser and owns nothing. It may run the pipeline's entry
+-- points and the queue (security definer, functions/ingest.sql and jobs.sql), fill the
+-- staging tables a job creates (COPY), recompute and backtest like a manager, and read what
+-- the CLI shows. Everything else it asks of the database goes through those functions.
+GRANT USAGE ON SCHEMA app, api, data, staging TO mangalm_app;
+GRANT EXECUTE ON FUNCTION app.begin_upload(text, jsonb, integer, jsonb, boolean, text, uuid),
+  app.report_upload_progress(bigint, integer, bigint, numeric),
+  app.finish_upload(bigint, integer, bigint, integer, text, jsonb), app.abandon_upload(bigint, text),
+  app.process_bulk_upload_complete(bigint), app.claim_job(text, bigint), app.fail_job(bigint, text),
+  app.release_job(bigint), app.expire_abandoned_uploads(), app.ingest_fields(),
+  api.predict(date), api.backtest(date, integer),
+  app.login(text, text, inet), app.session_user_info(uuid), app.token_revoked(uuid),
+  app.revoke_token(uuid, uuid, timestamptz), app.rep_store_ids(), app.hash_password(text),
+  app.end_overlong_analyst_statements() TO mangalm_app;
+GRANT INSERT ON ALL TABLES IN SCHEMA staging TO mangalm_app;
+ALTER DEFAULT PRIVILEGES FOR ROLE mangalm_owner IN SCHEMA staging GRANT INSERT ON TABLES TO mangalm_app;
+GRANT SELECT ON data.upload_jobs, data.upload_rejects, data.stores, data.products, data.orders,
+  data.predicted_orders, data.predicted_order_items, data.backtest_runs, data.settings TO mangalm_app;
+GRANT SELECT (id, email, role, full_name, sales_person, is_active, last_login_at, created_at)
+  ON data.users TO mangalm_app;
+
+-- What every login could otherwise do to the others. Without these an analyst's psql session
+-- could hold the ingest pipeline's advisory locks (a load then waits for it), send forged
+-- notifications with pg_notify, or fill temporary tables. The owner's security-definer
+-- functions are the only callers that need them. (NOTIFY, the command, needs no privilege:
+-- the live-events channel does not trust its payloads and PostgREST listens on a secret
+-- channel, gateway/config.py.) Function privileges live in each database, so they are
+-- applied here, on every migrate.
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+           WHERE p.pronamespace = 'pg_catalog'::regnamespace
+             AND (p.proname LIKE 'pg\_%advisory\_%' OR p.proname = 'pg_notify') LOOP
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO mangalm_owner', f);
+  END LOOP;
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+  EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO mangalm_owner', current_database());
+END
+$$;

@@ -22,7 +22,7 @@ BEGIN
   -- The Python service, the jobs worker, the loader and the CLI's everyday commands: owns
   -- nothing, and may only run the functions and fill the staging tables db/grants.sql names.
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'mangalm_app') THEN
-    CREATE ROLE mangalm_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+    CREATE ROLE mangalm_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;
   END IF;
   -- A SQL login for psql and BI tools: read-only, with a statement timeout.
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'analyst') THEN
@@ -35,3 +35,13 @@ GRANT anon, sales_rep, manager, admin TO authenticator;
 ALTER ROLE analyst SET default_transaction_read_only = on;
 ALTER ROLE analyst SET statement_timeout = '30s';
 ALTER ROLE authenticator SET statement_timeout = '30s';
+-- A BI login takes at most this many connections at once. Its statement timeout is a default
+-- it may lift, so the jobs worker ends any analyst statement running longer than
+-- analyst.max_statement_seconds (functions/limits.sql).
+ALTER ROLE analyst CONNECTION LIMIT 8;
+-- The application reads replication state (a job's synchronous commit, gateway/worker.py) and
+-- ends overlong analyst statements: two predefined roles, nothing more. It serves every store
+-- (the worker, the operator's CLI), so row-level security, which narrows the API roles to
+-- their stores, does not narrow it; table privileges still decide what it may read at all.
+ALTER ROLE mangalm_app INHERIT BYPASSRLS;
+GRANT pg_read_all_stats, pg_signal_backend TO mangalm_app;

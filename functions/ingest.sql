@@ -6,6 +6,11 @@
 -- not read the line at all: wrong field count, NUL byte, invalid bytes). A worker then calls
 -- app.process_bulk_upload_complete(job) in one transaction, so a crash leaves the database as it
 -- was before the job. Everything below is set-based: a few statements over the whole job.
+--
+-- The loader and the worker log in as mangalm_app, which owns nothing: the entry points they
+-- call (begin_upload, report_upload_progress, finish_upload, abandon_upload,
+-- process_bulk_upload_complete, and the queue's in functions/jobs.sql) are security definer,
+-- run as the owner mangalm_owner, and are the only pipeline functions granted to them.
 
 -- The columns of the Zoho Books invoice-line export, in mangalam_invoices order: the field, how
 -- it is typed (text, date, number = numeric(15,4), pct = numeric(8,4)) and its export header.
@@ -162,8 +167,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- Publish an event on the live-events channel (GET /events turns it into server-sent events).
+-- Security definer: only the owner may call pg_notify (db/grants.sql); the API roles reach it
+-- through the functions that change data (orders, predictions).
 CREATE FUNCTION app.publish_event(p_event jsonb) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$
   SELECT pg_notify('mangalm_events', p_event::text)
 $$;
 
@@ -173,7 +180,7 @@ CREATE FUNCTION app.begin_upload(p_filename text, p_columns jsonb, p_ncols integ
                                  p_options jsonb DEFAULT '{}', p_dry_run boolean DEFAULT false,
                                  p_source text DEFAULT 'cli', p_created_by uuid DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
   v_id bigint;
   v_table text;
@@ -200,7 +207,7 @@ $$;
 -- Progress while receiving: counts so far, and an upload_progress event.
 CREATE FUNCTION app.report_upload_progress(p_job bigint, p_lines integer, p_bytes bigint, p_percent numeric)
 RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 BEGIN
   UPDATE data.upload_jobs SET lines = p_lines, bytes = p_bytes WHERE id = p_job AND status = 'receiving';
   PERFORM app.publish_event(jsonb_build_object('type', 'upload_progress', 'job_id', p_job,
@@ -212,7 +219,7 @@ $$;
 CREATE FUNCTION app.finish_upload(p_job bigint, p_lines integer, p_bytes bigint, p_skipped integer,
                                   p_sha256 text, p_options jsonb DEFAULT '{}')
 RETURNS data.upload_jobs
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
   j data.upload_jobs;
 BEGIN
@@ -235,7 +242,7 @@ $$;
 -- An upload that could not be received (the client went away, the file was refused mid-way):
 -- the job fails at once, its staging table goes.
 CREATE FUNCTION app.abandon_upload(p_job bigint, p_error text) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
   v_table text;
 BEGIN
@@ -641,7 +648,7 @@ $$;
 -- writes commits or rolls back together. A dry run (the job's dry_run) does the same work,
 -- then undoes its writes and keeps only the report (counts and rejects).
 CREATE FUNCTION app.process_bulk_upload_complete(p_job bigint) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
   j data.upload_jobs;
   t0 timestamptz := clock_timestamp();

@@ -15,7 +15,7 @@
 -- upload of an invoice always wins, whichever worker starts first. Dry runs write nothing and
 -- neither wait nor make others wait.
 CREATE FUNCTION app.claim_job(p_worker text, p_job bigint DEFAULT NULL) RETURNS SETOF data.upload_jobs
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
   v_id bigint;
   r record;
@@ -66,7 +66,7 @@ $$;
 -- (2 s x 2^attempts; data.settings 'ingest_retry_base_seconds' changes the 2 s), or fails for
 -- good after max_attempts (its staging table is dropped then). Releases the job's lock.
 CREATE FUNCTION app.fail_job(p_job bigint, p_error text) RETURNS data.upload_jobs
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
   j data.upload_jobs;
   v_base numeric := coalesce((SELECT (value #>> '{}')::numeric FROM data.settings
@@ -99,7 +99,7 @@ $$;
 -- Let go of a job's lock (if this session holds it); true when it did. Workers call it once
 -- the job's processing transaction has committed.
 CREATE FUNCTION app.release_job(p_job bigint) RETURNS boolean
-LANGUAGE sql AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
   SELECT CASE WHEN EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
                                   AND classid = 745100 AND objid = p_job::integer::oid AND objsubid = 2)
               THEN pg_advisory_unlock(745100, p_job::integer) ELSE false END
@@ -108,7 +108,7 @@ $$;
 -- Uploads whose loader went away mid-file (its connection ended without app.finish_upload):
 -- failed, their staging tables dropped. Returns how many. Workers call it now and then.
 CREATE FUNCTION app.expire_abandoned_uploads() RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
   r record;
   n integer := 0;

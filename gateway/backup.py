@@ -19,7 +19,7 @@ from psycopg import sql
 from . import cluster
 from .config import Settings
 from .db import connect
-from .migrate import apply_roles, migrate
+from .migrate import apply_roles, migrate, reload_postgrest
 
 
 class BackupError(RuntimeError):
@@ -32,7 +32,7 @@ def _dbname(settings: Settings) -> str:
 
 def backup(settings: Settings, path: Path) -> int:
     """Write the stack's database to `path` (custom format); returns the file's size."""
-    connect(settings).close()  # a clear error when the database is not reachable
+    connect(settings, settings.database_url).close()  # a clear error when the database is not reachable
     tmp = path.with_name(path.name + ".partial")
     result = subprocess.run([cluster.pg_bin("pg_dump"), "--format=custom", "--file", str(tmp),
                              "--dbname", settings.database_url], capture_output=True, text=True)
@@ -73,8 +73,8 @@ def restore(settings: Settings, path: Path) -> None:
         with connect(settings, admin_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(incoming)))
         raise
-    with connect(settings, autocommit=True) as conn:
-        conn.execute("NOTIFY pgrst, 'reload schema'")
+    with connect(settings, settings.database_url, autocommit=True) as conn:
+        reload_postgrest(conn, settings)
     _await_postgrest(settings)
 
 

@@ -177,10 +177,25 @@ class Settings:
     def analyst_password(self) -> str:
         return self.secret("analyst_password", "MANGALM_ANALYST_PASSWORD")
 
+    @property
+    def app_password(self) -> str:
+        """The login `mangalm_app` of the service, the worker, the loader and the CLI."""
+        return self.secret("app_password", "MANGALM_APP_PASSWORD")
+
+    @property
+    def postgrest_channel(self) -> str:
+        """PostgREST's LISTEN channel for schema reloads. NOTIFY needs no privilege, so any
+        SQL login could make PostgREST reload in a loop on the well-known `pgrst`; a name
+        made of a secret cannot be guessed (a session sees only its own LISTENs)."""
+        # Lower case, so LISTEN and NOTIFY name it the same quoted or not.
+        return "pgrst_" + self.secret("postgrest_channel", nbytes=12).replace("-", "_").lower()
+
     # --- connection strings ------------------------------------------------------
     @property
     def database_url(self) -> str:
-        """The owner's connection: migrations, the loader, the jobs worker."""
+        """The administrator's connection (the cluster's superuser in embedded mode, else
+        DATABASE_URL): migrations, backups, the replica and tests. The application never
+        uses it: it connects with app_url."""
         if self.external_database_url:
             return self.external_database_url
         password = quote(self.superuser_password, safe="")
@@ -214,6 +229,12 @@ class Settings:
         if self.external_replica_url:
             return self.external_replica_url
         return self.replica_url_for("mangalm", self.superuser_password) if self.embedded else None
+
+    @property
+    def app_url(self) -> str:
+        """The application's connection (service, worker, loader, CLI): the login role
+        mangalm_app, no superuser and owner of nothing (db/roles.sql, db/grants.sql)."""
+        return self.url_for("mangalm_app", self.app_password)
 
     @property
     def authenticator_url(self) -> str:

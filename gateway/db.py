@@ -11,7 +11,8 @@ class DatabaseUnreachable(RuntimeError):
 
 
 def connect(settings: Settings, url: str | None = None, **kwargs) -> psycopg.Connection:
-    url = url or settings.database_url
+    """A connection as the application (settings.app_url) unless another url is given."""
+    url = url or settings.app_url
     try:
         return psycopg.connect(url, connect_timeout=5, **kwargs)
     except psycopg.OperationalError as e:
@@ -22,4 +23,4 @@ def connect(settings: Settings, url: str | None = None, **kwargs) -> psycopg.Con
 
 
 async def aconnect(settings: Settings, **kwargs) -> psycopg.AsyncConnection:
-    return await psycopg.AsyncConnection.connect(settings.database_url, connect_timeout=5, **kwargs)
+    return await psycopg.AsyncConnection.connect(settings.app_url, connect_timeout=5, **kwargs)

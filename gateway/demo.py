@@ -54,7 +54,7 @@ def load_demo_data(settings: Settings) -> dict | None:
                             "AND NOT dry_run LIMIT 1", (digest,)).fetchone()
     if done:
         return None
-    received = loader.load_file(settings.database_url, path,
+    received = loader.load_file(settings.app_url, path,
                                 loader.LoadOptions(source="demo", filename=path.name, streams=1))
     # (the worker's JSON log lines belong in the service's log, not on the terminal of `up`)
     with open(os.devnull, "w") as quiet_log, contextlib.redirect_stdout(quiet_log):

@@ -7,7 +7,8 @@
    the current schema in one readable place: a snapshot dumped from a migrated database
    (`make schema`), which tests/test_migrations.py compares with a fresh migrate.
 3. In one transaction the schemas that hold no data, `app` and `api`, are dropped and built
-   again from functions/*.sql, views/*.sql, db/policies.sql and db/grants.sql. Re-creating them
+   again from functions/*.sql, views/*.sql and db/policies.sql; db/ownership.sql hands every
+   object to mangalm_owner (no superuser), then db/grants.sql grants. Re-creating them
    rather than patching makes every migrate idempotent and lets a view change its columns.
    Rule that follows: tables never reference app or api objects (no defaults or checks
    calling app functions) — a CASCADE would silently drop them.
@@ -44,7 +45,7 @@ def frozen_sql(name: str) -> str:
 def stateless_files() -> list[Path]:
     """The files re-applied on every migrate, in order."""
     return [*sorted((ROOT / "functions").glob("*.sql")), *sorted((ROOT / "views").glob("*.sql")),
-            ROOT / "db" / "policies.sql", ROOT / "db" / "grants.sql"]
+            ROOT / "db" / "policies.sql", ROOT / "db" / "ownership.sql", ROOT / "db" / "grants.sql"]
 
 
 def _yoyo_url(url: str) -> str:
@@ -55,7 +56,7 @@ def _yoyo_url(url: str) -> str:
 def apply_roles(conn: psycopg.Connection, settings: Settings) -> None:
     conn.execute(db_sql("roles.sql"))
     for role, password in (("authenticator", settings.authenticator_password),
-                           ("analyst", settings.analyst_password)):
+                           ("analyst", settings.analyst_password), ("mangalm_app", settings.app_password)):
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
 
 
@@ -77,7 +78,7 @@ def apply_versioned(url: str, upto: str | None = None, folder: Path = MIGRATIONS
         backend.connection.close()
 
 
-def apply_stateless(conn: psycopg.Connection) -> None:
+def apply_stateless(conn: psycopg.Connection, settings: Settings) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))
         conn.execute("DROP SCHEMA IF EXISTS api CASCADE; DROP SCHEMA IF EXISTS app CASCADE;"
@@ -89,7 +90,12 @@ def apply_stateless(conn: psycopg.Connection) -> None:
                 except psycopg.Error as e:
                     where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
                     raise RuntimeError(f"{where}: {e}") from e
-        conn.execute("NOTIFY pgrst, 'reload schema'")
+        reload_postgrest(conn, settings)
+
+
+def reload_postgrest(conn: psycopg.Connection, settings: Settings) -> None:
+    """Tell PostgREST to reload its schema cache (on its secret channel, gateway/config.py)."""
+    conn.execute(sql.SQL("NOTIFY {}, 'reload schema'").format(sql.Identifier(settings.postgrest_channel)))
 
 
 def migrate(settings: Settings, url: str | None = None, upto: str | None = None,
@@ -105,7 +111,7 @@ def migrate(settings: Settings, url: str | None = None, upto: str | None = None,
             apply_roles(conn, settings)
             applied = apply_versioned(url, upto, folder)
             if upto is None:
-                apply_stateless(conn)
+                apply_stateless(conn, settings)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATE_LOCK,))
     return applied

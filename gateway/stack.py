@@ -155,6 +155,7 @@ def start_postgrest(settings: Settings, index: int = 0) -> int:
     env = child_env(settings)
     env.update({
         "PGRST_DB_URI": settings.authenticator_url,
+        "PGRST_DB_CHANNEL": settings.postgrest_channel,
         "PGRST_JWT_SECRET": settings.jwt_secret,
         "PGRST_SERVER_PORT": str(port),
         "PGRST_ADMIN_SERVER_PORT": str(admin),
@@ -254,7 +255,7 @@ def start(settings: Settings, on_step: Callable[[str], None] = lambda s: None,
             cluster.start(settings)
         elif not settings.embedded:
             from .db import connect
-            connect(settings).close()
+            connect(settings, settings.database_url).close()
         on_step("applying migrations")
         migrate(settings)
         if with_replica and not settings.embedded and not settings.external_replica_url:
@@ -347,7 +348,7 @@ def status(settings: Settings) -> dict:
     else:
         from .db import DatabaseUnreachable, connect
         try:
-            connect(settings).close()
+            connect(settings, settings.database_url).close()
             components["postgres"] = {"running": True, "external": True}
         except DatabaseUnreachable as e:
             components["postgres"] = {"running": False, "external": True, "error": str(e)}

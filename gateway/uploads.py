@@ -205,7 +205,7 @@ async def create_upload(request: Request) -> Response:
 
     def run_loader():
         try:
-            return loader.load_stream(settings.database_url, pipe, opts)
+            return loader.load_stream(settings.app_url, pipe, opts)
         finally:
             stop.set()
 

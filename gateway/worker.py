@@ -142,7 +142,7 @@ def process_job(settings: Settings, job_id: int, timeout: float | None = None,
     failed for good, retries included). Returns its row."""
     deadline = None if timeout is None else time.monotonic() + timeout
     name = worker_name("inline")
-    with connect(url or settings.database_url) as conn:
+    with connect(url or settings.app_url) as conn:
         polls = 0
         while True:
             if run_one(conn, name, job_id) is None:
@@ -186,11 +186,14 @@ class BackgroundWorker(threading.Thread):
         backoff = 1.0
         while not self.stopping.is_set():
             try:
-                with connect(self.settings.database_url) as conn:
+                with connect(self.settings.app_url) as conn:
                     conn.execute("LISTEN mangalm_jobs")
                     backoff = 1.0
                     while not self.stopping.is_set():
                         drain(conn, self.name_)
+                        ended = conn.execute("SELECT app.end_overlong_analyst_statements()").fetchone()[0]
+                        if ended:
+                            log_event("ANALYST_STATEMENTS_ENDED", count=ended)
                         for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
                             pass
             except psycopg.Error as e:
@@ -220,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()
     if args.once:
-        with connect(settings.database_url) as conn:
+        with connect(settings.app_url) as conn:
             if args.job:
                 run_one(conn, worker_name(), args.job)
             else:

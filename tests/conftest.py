@@ -105,6 +105,11 @@ def _clone(template, name: str):
                               password=template.password)
     janitor.init()
     url = f"postgresql://{template.user}:{template.password}@{template.host}:{template.port}/{name}"
+    # A database's own privileges are not copied from its template; migrate sets them on the
+    # database it migrates (db/grants.sql), so a clone gets them here.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'REVOKE TEMPORARY ON DATABASE "{name}" FROM PUBLIC; '
+                     f'GRANT TEMPORARY ON DATABASE "{name}" TO mangalm_owner')
     return janitor, url
 
 

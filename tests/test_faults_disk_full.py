@@ -59,6 +59,8 @@ def tablespace(template, folder: Path):
     admin = (f"postgresql://{template.user}:{template.password}@{template.host}:{template.port}/postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"CREATE TABLESPACE {name} LOCATION '{folder}'")
+        # Staging tables are created by the pipeline's owner (a security-definer function).
+        conn.execute(f"GRANT CREATE ON TABLESPACE {name} TO mangalm_owner")
     try:
         yield name
     finally:

@@ -123,10 +123,11 @@ def test_the_wheel_migrates_and_serves_outside_the_checkout(wheel_venv, embedded
     mangalm = str(venv / "bin" / "mangalm")
     home = state_home(f"test-wheel-{BASE}")
     # The login roles are cluster-wide: keep the test stack's passwords, or this migrate would
-    # give `authenticator` and `analyst` new ones under the running stack's feet.
+    # give `authenticator`, `analyst` and `mangalm_app` new ones under the running stack's feet.
     env = _clean_env(DATABASE_URL=url, MANGALM_HOME=str(home), PYTHONPATH="",
                      MANGALM_AUTHENTICATOR_PASSWORD=settings.authenticator_password,
                      MANGALM_ANALYST_PASSWORD=settings.analyst_password,
+                     MANGALM_APP_PASSWORD=settings.app_password,
                      MANGALM_POSTGREST_BIN=str(ROOT / ".venv" / "bin" / "postgrest"), **_ports(BASE + 100))
     try:
         migrated = subprocess.run([mangalm, "migrate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)

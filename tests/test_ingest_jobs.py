@@ -72,6 +72,8 @@ def test_a_dry_run_writes_nothing_but_the_report(conn, db_url):
 
 def test_a_job_that_fails_twice_is_retried_with_backoff_and_then_succeeds(conn, db_url):
     conn.execute("CREATE SEQUENCE public.fail_twice_seq")
+    # The job runs as the tables' owner (a security-definer entry point), not as this superuser.
+    conn.execute("GRANT USAGE ON SEQUENCE public.fail_twice_seq TO mangalm_owner")
     conn.execute("""CREATE FUNCTION public.tg_fail_twice() RETURNS trigger LANGUAGE plpgsql AS $$
                     BEGIN
                       IF nextval('public.fail_twice_seq') <= 2 THEN

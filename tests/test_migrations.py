@@ -58,7 +58,8 @@ def test_migrate_tells_postgrest_to_reload(new_db, settings):
     url = new_db()
     migrate(settings, url=url)
     with psycopg.connect(url, autocommit=True) as listener:
-        listener.execute("LISTEN pgrst")
+        # PostgREST listens on a secret channel: NOTIFY needs no privilege (gateway/config.py).
+        listener.execute(f"LISTEN {settings.postgrest_channel}")
         migrate(settings, url=url)
         payloads = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
     assert payloads == ["reload schema"]
