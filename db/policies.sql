@@ -138,3 +138,16 @@ CREATE POLICY "Managers and admins read the settings" ON data.settings
   FOR SELECT TO manager, admin USING (true);
 CREATE POLICY "Admins change the settings" ON data.settings
   FOR ALL TO admin USING (true) WITH CHECK (true);
+
+-- The application (mangalm_app: the worker, the loader, the operator's CLI) serves every store:
+-- of what db/grants.sql lets it read, it reads every row.
+DO $$
+DECLARE
+  t regclass;
+BEGIN
+  FOR t IN SELECT c.oid::regclass FROM pg_class c
+           WHERE c.relnamespace = 'data'::regnamespace AND c.relkind IN ('r', 'p') AND c.relrowsecurity LOOP
+    EXECUTE format('CREATE POLICY "The application reads every row" ON %s FOR SELECT TO mangalm_app USING (true)', t);
+  END LOOP;
+END
+$$;

@@ -40,8 +40,6 @@ ALTER ROLE authenticator SET statement_timeout = '30s';
 -- analyst.max_statement_seconds (functions/limits.sql).
 ALTER ROLE analyst CONNECTION LIMIT 8;
 -- The application reads replication state (a job's synchronous commit, gateway/worker.py) and
--- ends overlong analyst statements: two predefined roles, nothing more. It serves every store
--- (the worker, the operator's CLI), so row-level security, which narrows the API roles to
--- their stores, does not narrow it; table privileges still decide what it may read at all.
-ALTER ROLE mangalm_app INHERIT BYPASSRLS;
+-- ends overlong analyst statements: two predefined roles, nothing more.
+ALTER ROLE mangalm_app INHERIT;
 GRANT pg_read_all_stats, pg_signal_backend TO mangalm_app;

@@ -2046,6 +2046,132 @@ CREATE POLICY "Sales reps see their own assignments" ON data.store_assignments F
 
 
 --
+-- Name: customer_segments The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.customer_segments FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: dashboard_settings The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.dashboard_settings FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: invoice_items The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.invoice_items FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: login_attempts The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.login_attempts FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: order_items The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.order_items FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: orders The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.orders FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: predicted_order_items The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.predicted_order_items FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: predicted_orders The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.predicted_orders FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: prediction_decisions The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.prediction_decisions FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: products The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.products FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: revoked_tokens The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.revoked_tokens FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: settings The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.settings FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: store_assignments The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.store_assignments FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: store_preferences The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.store_preferences FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: stores The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.stores FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: upload_jobs The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.upload_jobs FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: upselling_recommendations The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.upselling_recommendations FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: users The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.users FOR SELECT TO mangalm_app USING (true);
+
+
+--
 -- Name: dashboard_settings Users keep their own dashboard settings; Type: POLICY; Schema: data; Owner: -
 --
 

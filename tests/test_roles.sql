@@ -5,6 +5,12 @@
 BEGIN;
 SELECT plan(107);
 
+-- pgTAP's set comparisons build temporary tables as the role being tried. The API roles have
+-- no TEMPORARY privilege of their own (db/grants.sql), so it is lent for this transaction.
+DO $$ BEGIN
+  EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO anon, sales_rep, manager, admin', current_database());
+END $$;
+
 -- Fixtures, as the owner --------------------------------------------------------------------
 INSERT INTO data.users (id, email, password_hash, role, full_name, sales_person) VALUES
   ('aaaaaaaa-0000-4000-8000-000000000001', 'alpha@roles.test', crypt('alpha-password', gen_salt('bf')), 'sales_rep', 'Rep Alpha', 'Rep Alpha'),
