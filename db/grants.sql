@@ -105,3 +105,25 @@ GRANT EXECUTE ON FUNCTION api.predict(date), api.backtest(date, integer) TO mana
 -- read the rejected lines (the jobs themselves are granted above); the service serves them
 -- as CSV at GET /uploads/{id}/rejects.csv.
 GRANT SELECT ON data.upload_rejects TO manager, admin;
+
+-- User administration and upload reads (functions/users.sql)
+-- The operator's login (mangalm_app: `mangalm user ...`, the demo) administers users only
+-- through these functions; no API role may call them directly. The API reaches them through
+-- admin-checking wrappers (api.create_user) and its triggers call the same rules.
+GRANT EXECUTE ON FUNCTION app.add_user(text, text, text, text, text, boolean),
+  app.set_user(text, text, text, text, boolean), app.set_password(text, text),
+  app.assign_stores(text, text[]), app.unassign_stores(text, text[]), app.user_list(text)
+  TO mangalm_app;
+-- The rules themselves, for the invoker-rights triggers behind PATCH /api/users (admins) and
+-- POST /api/store_assignments (managers, admins); app.is_email calls data.is_email (0005).
+GRANT EXECUTE ON FUNCTION app.check_user(text, text) TO admin;
+GRANT EXECUTE ON FUNCTION app.check_assignment(uuid, text) TO manager, admin;
+GRANT EXECUTE ON FUNCTION data.is_email(text) TO sales_rep, manager, admin, mangalm_app;
+-- Upload jobs and their rejected lines are read through the api views; row-level security
+-- (db/policies.sql) decides the rows. Analysts read jobs, not the rejected lines.
+GRANT SELECT ON api.upload_rejects TO manager, admin;
+GRANT USAGE ON SCHEMA app, api, data TO mangalm_app;
+-- Revoked first so that a re-run lists the grants in the same order (the start of this file
+-- revokes only the API roles'), keeping a migrated schema identical to a fresh one.
+REVOKE ALL ON data.upload_jobs, data.upload_rejects FROM mangalm_app;
+GRANT SELECT ON data.upload_jobs, data.upload_rejects, api.upload_jobs, api.upload_rejects TO mangalm_app;
