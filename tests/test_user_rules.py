@@ -114,6 +114,47 @@ def test_one_email_rule_for_the_table_the_functions_the_cli_and_the_api(running_
     assert table == rule == (cli.exit_code == 0) == (api.status_code == 200), (table, rule, cli.output, api.text)
 
 
+def test_cli_and_patch_api_users_refuse_a_role_in_the_same_words(gateway_url, token_for, tag):
+    email = f"patch-{tag}@api.test"
+    assert cli_add(email, "good-password").exit_code == 0
+    api = httpx.patch(f"{gateway_url}/api/users", params={"email": f"eq.{email}"}, json={"role": "boss"},
+                      headers=auth(token_for("admin")), timeout=30)
+    assert api.status_code == 400, api.text
+    cli = run("user", "set", email, "--role", "boss")
+    assert cli.exit_code == 1 and cli.stderr.strip() == f"Error: {api.json()['message']}"
+    # A refused password leaves the rest of `user set` undone too (one transaction).
+    cli = run("user", "set", email, "--role", "admin", "--password-stdin", stdin="short\n")
+    assert cli.exit_code == 1 and "at least 8 characters" in cli.stderr
+    listed = [json.loads(line) for line in run("user", "list", "--json").stdout.splitlines()]
+    assert next(u for u in listed if u["email"] == email)["role"] == "manager"
+
+
+def test_migration_0005_keeps_an_existing_account_whose_email_breaks_the_rule(embedded_cluster, settings):
+    """An upgrade never fails on old data: the account stays, the constraint is left NOT VALID
+    (checked on every new write) until its email is corrected."""
+    from gateway import cluster
+    from gateway.migrate import migrate
+
+    name = "rules_" + uuid.uuid4().hex[:8]
+    cluster.ensure_database(settings, name)
+    url = settings.url_for("mangalm", settings.superuser_password, name)
+    try:
+        migrate(settings, url=url, upto="0003_store_preferences")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO data.users (email, password_hash, role) VALUES ('old@localhost', 'x', 'admin')")
+        migrate(settings, url=url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT convalidated FROM pg_constraint WHERE conname = 'users_email_check'"
+                                ).fetchone()[0] is False
+            with pytest.raises(psycopg.errors.CheckViolation):
+                conn.execute("INSERT INTO data.users (email, password_hash, role) VALUES ('new@localhost', 'x', 'admin')")
+            assert conn.execute("SELECT count(*) FROM data.users").fetchone()[0] == 1
+    finally:
+        with psycopg.connect(settings.url_for("mangalm", settings.superuser_password, "postgres"),
+                             autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class _Rollback(Exception):
     pass
 
