@@ -64,7 +64,9 @@ BEGIN
   SELECT id INTO v_id FROM data.users
   WHERE lower(email) = lower(btrim(p_user)) OR id::text = lower(btrim(p_user));
   IF v_id IS NULL THEN
-    PERFORM app.refuse(404, format('no user with the email %s', coalesce(p_user, 'empty')),
+    PERFORM app.refuse(404, format('no user with the %s %s',
+                                   CASE WHEN btrim(p_user) ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                                        THEN 'id' ELSE 'email' END, coalesce(p_user, 'empty')),
                        'see `mangalm user list`');
   END IF;
   RETURN v_id;

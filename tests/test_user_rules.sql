@@ -2,7 +2,7 @@
 -- them (the operator's login, never an API role directly), the rules they apply, and that the
 -- API's triggers apply the very same rules (one definition, the same messages).
 BEGIN;
-SELECT plan(30);
+SELECT plan(31);
 
 INSERT INTO data.stores (id, name, source) VALUES ('UR-1', 'User rules store', 'import');
 
@@ -45,6 +45,8 @@ SELECT throws_ok($$SELECT app.assign_stores('ur-rep@rules.test', ARRAY['UR-1', '
 SELECT is(app.assign_stores('ur-rep@rules.test', ARRAY['UR-1', 'UR-1']), 1, 'a store is assigned once');
 SELECT throws_ok($$SELECT app.set_user('nobody@rules.test', 'admin')$$, 'PT404',
                  'no user with the email nobody@rules.test', 'an unknown user is a 404');
+SELECT throws_ok($$SELECT app.set_password('aaaaaaaa-0000-4000-8000-00000000dead', 'long-enough')$$, 'PT404',
+                 'no user with the id aaaaaaaa-0000-4000-8000-00000000dead', 'by id too');
 
 -- The API's trigger applies the same rule, in the same words.
 SET LOCAL role admin;
