@@ -54,6 +54,9 @@ def max_bytes() -> int:
 
 
 async def _uploader(request: Request) -> dict:
+    # Who may upload is still decided here, before the body streams in: the pipeline's
+    # functions (app.begin_upload, ...) run as the service's login and know no caller yet.
+    # Reading what was uploaded is the database's decision (_as_caller below).
     claims = await authenticate(request)
     if claims.get("role") not in UPLOAD_ROLES:
         raise AuthError(403, "FORBIDDEN", "only managers and admins may upload",
