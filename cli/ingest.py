@@ -201,10 +201,11 @@ def load(files, wait, as_json, dry_run, encoding, date_order, map_file, quiet):
 @friendly_errors
 def jobs(limit, as_json):
     """List recent upload jobs: status, lines, loaded, rejected, time in the database."""
+    # Read through api.upload_jobs, like the dashboard: grants and row-level security decide.
     with connect(settings()) as conn:
         cur = conn.execute(
             "SELECT id, status, filename, dry_run, lines, loaded, rejected, new_stores, new_products, attempts, "
-            "processing_ms, created_at, coalesce(message, last_error) FROM data.upload_jobs ORDER BY id DESC LIMIT %s",
+            "processing_ms, created_at, coalesce(message, last_error) FROM api.upload_jobs ORDER BY id DESC LIMIT %s",
             (limit,))
         rows = cur.fetchall()
     keys = ["job_id", "status", "file", "dry_run", "lines", "loaded", "rejected", "new_stores", "new_products",
@@ -236,10 +237,11 @@ def rejects(job, output):
     Cells that a spreadsheet would run as a formula (starting with = + - @) are written with a
     leading apostrophe, so opening the file is safe.
     """
+    # Through the api views, like every other reader: grants and row-level security decide.
     with connect(settings()) as conn:
-        if conn.execute("SELECT 1 FROM data.upload_jobs WHERE id = %s", (job,)).fetchone() is None:
+        if conn.execute("SELECT 1 FROM api.upload_jobs WHERE id = %s", (job,)).fetchone() is None:
             raise click.ClickException(f"there is no upload job {job}; list them with `mangalm jobs`")
-        rows = conn.execute("SELECT line_no, column_name, reason, raw_line FROM data.upload_rejects "
+        rows = conn.execute("SELECT line_no, column_name, reason, raw_line FROM api.upload_rejects "
                             "WHERE job_id = %s ORDER BY line_no, id", (job,)).fetchall()
     if output == "-":
         buf = io.StringIO(newline="")

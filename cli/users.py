@@ -2,14 +2,34 @@
 and the analyst's read-only SQL login."""
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
+import psycopg
 
 from gateway.db import connect
-from gateway.users import USER_ROLES, add_user
+from gateway.users import add_user
 
 from .common import friendly_errors, settings
+
+# The roles are the database's rule (app.check_user); this only helps the reader of --help.
+ROLE_HELP = "sales_rep, manager or admin"
+
+
+@contextlib.contextmanager
+def _refusals():
+    """A refusal from the user functions (functions/users.sql: 22023, PT404, PT409, ...) is
+    shown as its sentence on stderr with exit status 1: the same words the API answers."""
+    try:
+        yield
+    except psycopg.Error as e:
+        if not e.sqlstate:      # not an answer from the server (e.g. it is unreachable)
+            raise
+        message = e.diag.message_primary or str(e).strip()
+        if e.diag.message_hint:
+            message += f" ({e.diag.message_hint})"
+        raise click.ClickException(message) from None
 
 
 @click.group()
@@ -19,18 +39,15 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(USER_ROLES), help="What the user may do.")
+@click.option("--role", required=True, help=f"What the user may do: {ROLE_HELP}.")
 @click.option("--name", "full_name", help="The user's full name.")
 @click.option("--sales-person", help="For reps: their name as the export's 'Sales person' column writes it.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt.")
 @friendly_errors
 def add(email: str, role: str, full_name: str | None, sales_person: str | None, password_stdin: bool) -> None:
-    """Create a user with a password (at least 8 characters)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with connect(settings()) as conn:
+    """Create a user with a password (8 characters to 72 bytes)."""
+    password = _read_password(password_stdin)
+    with _refusals(), connect(settings()) as conn:
         user_id = add_user(conn, email, password, role, full_name, sales_person)
     click.echo(f"Created {role} {email} ({user_id}).")
 
@@ -48,10 +65,9 @@ def list_users(as_json: bool) -> None:
     """List the users: email, role, sales person, active, last login."""
     import json
 
-    with connect(settings()) as conn:
-        cur = conn.execute("""SELECT email, role, full_name, sales_person, is_active, last_login_at,
-                                     (SELECT count(*) FROM data.store_assignments a WHERE a.user_id = u.id) AS assigned
-                              FROM data.users u ORDER BY role, lower(email)""")
+    with _refusals(), connect(settings()) as conn:
+        cur = conn.execute("SELECT email, role, full_name, sales_person, is_active, last_login_at, assigned "
+                           "FROM app.user_list()")
         rows = [dict(zip([c.name for c in cur.description], r)) for r in cur.fetchall()]
     if as_json:
         for row in rows:
@@ -68,7 +84,7 @@ def list_users(as_json: bool) -> None:
 
 @user.command("set")
 @click.argument("email")
-@click.option("--role", type=click.Choice(USER_ROLES), help="Change what the user may do.")
+@click.option("--role", help=f"Change what the user may do: {ROLE_HELP}.")
 @click.option("--name", "full_name", help="Change the user's full name.")
 @click.option("--sales-person", help="Change the rep's name as the export's 'Sales person' column writes it.")
 @click.option("--active/--inactive", default=None, help="Let the user log in again, or stop them (their tokens stop working).")
@@ -79,17 +95,12 @@ def set_user(email: str, role: str | None, full_name: str | None, sales_person: 
              active: bool | None, new_password: bool, password_stdin: bool) -> None:
     """Change a user's role, name, sales person, password or whether they may log in."""
     password = _read_password(password_stdin) if (new_password or password_stdin) else None
-    if password is not None and not 8 <= len(password.encode()) <= 72:
-        raise click.ClickException("the password must have 8 to 72 bytes")
-    with connect(settings()) as conn:
-        row = conn.execute(
-            """UPDATE data.users SET role = coalesce(%s, role), full_name = coalesce(%s, full_name),
-                      sales_person = coalesce(%s, sales_person), is_active = coalesce(%s, is_active),
-                      password_hash = coalesce(app.hash_password(%s), password_hash)
-               WHERE lower(email) = lower(%s) RETURNING role, is_active""",
-            (role, full_name, sales_person, active, password, email)).fetchone()
-    if row is None:
-        raise click.ClickException(f"no user with the email {email}; see `mangalm user list`")
+    # One transaction: a refused password leaves the other changes undone too.
+    with _refusals(), connect(settings()) as conn, conn.transaction():
+        row = conn.execute("SELECT role, is_active FROM app.set_user(%s, %s, %s, %s, %s)",
+                           (email, role, full_name, sales_person, active)).fetchone()
+        if password is not None:
+            conn.execute("SELECT app.set_password(%s, %s)", (email, password))
     click.echo(f"Updated {email}: {row[0]}{'' if row[1] else ', deactivated'}.")
 
 
@@ -100,24 +111,13 @@ def set_user(email: str, role: str | None, full_name: str | None, sales_person: 
 @friendly_errors
 def assign(email: str, store_ids: tuple[str, ...], remove: bool) -> None:
     """Assign stores to a sales rep (beside the stores of their Sales person name)."""
-    with connect(settings()) as conn:
-        found = conn.execute("SELECT id, role FROM data.users WHERE lower(email) = lower(%s)", (email,)).fetchone()
-        if found is None:
-            raise click.ClickException(f"no user with the email {email}; see `mangalm user list`")
-        if found[1] != "sales_rep":
-            raise click.ClickException(f"{email} is a {found[1]}; only sales reps are assigned stores (the others see all)")
+    with _refusals(), connect(settings()) as conn:
         if remove:
-            cur = conn.execute("DELETE FROM data.store_assignments WHERE user_id = %s AND store_id = ANY(%s)",
-                               (found[0], list(store_ids)))
-            click.echo(f"Removed {cur.rowcount} assignment(s) from {email}.")
+            n = conn.execute("SELECT app.unassign_stores(%s, %s)", (email, list(store_ids))).fetchone()[0]
+            click.echo(f"Removed {n} assignment(s) from {email}.")
             return
-        known = {r[0] for r in conn.execute("SELECT id FROM data.stores WHERE id = ANY(%s)", (list(store_ids),))}
-        missing = [s for s in store_ids if s not in known]
-        if missing:
-            raise click.ClickException(f"no store with the id {', '.join(missing)}; nothing was assigned")
-        cur = conn.execute("""INSERT INTO data.store_assignments (store_id, user_id)
-                              SELECT unnest(%s::text[]), %s ON CONFLICT DO NOTHING""", (list(store_ids), found[0]))
-    click.echo(f"Assigned {cur.rowcount} store(s) to {email}.")
+        n = conn.execute("SELECT app.assign_stores(%s, %s)", (email, list(store_ids))).fetchone()[0]
+    click.echo(f"Assigned {n} store(s) to {email}.")
 
 
 @user.command("analyst-url")

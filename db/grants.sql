@@ -117,14 +117,12 @@ GRANT EXECUTE ON FUNCTION app.begin_upload(text, jsonb, integer, jsonb, boolean,
   app.release_job(bigint), app.expire_abandoned_uploads(), app.ingest_fields(),
   api.predict(date), api.backtest(date, integer),
   app.login(text, text, inet), app.session_user_info(uuid), app.token_revoked(uuid),
-  app.revoke_token(uuid, uuid, timestamptz), app.rep_store_ids(), app.hash_password(text),
+  app.revoke_token(uuid, uuid, timestamptz), app.rep_store_ids(),
   app.end_overlong_analyst_statements() TO mangalm_app;
 GRANT INSERT ON ALL TABLES IN SCHEMA staging TO mangalm_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE mangalm_owner IN SCHEMA staging GRANT INSERT ON TABLES TO mangalm_app;
 GRANT SELECT ON data.upload_jobs, data.upload_rejects, data.stores, data.products, data.orders,
   data.predicted_orders, data.predicted_order_items, data.backtest_runs, data.settings TO mangalm_app;
-GRANT SELECT (id, email, role, full_name, sales_person, is_active, last_login_at, created_at)
-  ON data.users TO mangalm_app;
 
 -- What every login could otherwise do to the others. Without these an analyst's psql session
 -- could hold the ingest pipeline's advisory locks (a load then waits for it), send forged
@@ -147,3 +145,21 @@ BEGIN
   EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO mangalm_owner', current_database());
 END
 $$;
+
+-- User administration and upload reads (functions/users.sql)
+-- The operator's login (mangalm_app: `mangalm user ...`, the demo) administers users only
+-- through these functions; no API role may call them directly. The API reaches them through
+-- admin-checking wrappers (api.create_user) and its triggers call the same rules.
+GRANT EXECUTE ON FUNCTION app.add_user(text, text, text, text, text, boolean),
+  app.set_user(text, text, text, text, boolean), app.set_password(text, text),
+  app.assign_stores(text, text[]), app.unassign_stores(text, text[]), app.user_list(text)
+  TO mangalm_app;
+-- The rules themselves, for the invoker-rights triggers behind PATCH /api/users (admins) and
+-- POST /api/store_assignments (managers, admins); app.is_email calls data.is_email (0005).
+GRANT EXECUTE ON FUNCTION app.check_user(text, text) TO admin;
+GRANT EXECUTE ON FUNCTION app.check_assignment(uuid, text) TO manager, admin;
+GRANT EXECUTE ON FUNCTION data.is_email(text) TO sales_rep, manager, admin, mangalm_app;
+-- Upload jobs and their rejected lines are read through the api views; row-level security
+-- (db/policies.sql) decides the rows. Analysts read jobs, not the rejected lines.
+GRANT SELECT ON api.upload_rejects TO manager, admin;
+GRANT SELECT ON api.upload_jobs, api.upload_rejects TO mangalm_app;

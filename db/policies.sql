@@ -124,6 +124,15 @@ CREATE POLICY "Users keep their own dashboard settings" ON data.dashboard_settin
 ALTER TABLE data.upload_jobs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY "Managers and admins see every upload" ON data.upload_jobs
   FOR SELECT TO manager, admin, analyst USING (true);
+-- The operator's commands (`mangalm jobs`, `mangalm rejects`) read them as mangalm_app.
+CREATE POLICY "The operator's login sees every upload" ON data.upload_jobs
+  FOR SELECT TO mangalm_app USING (true);
+-- Rejected lines follow their job: whoever may see a job (the policies above, applied to the
+-- subquery too) reads its rejects, so one rule decides both. Grants keep analysts out.
+ALTER TABLE data.upload_rejects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Rejects are read with their upload" ON data.upload_rejects
+  FOR SELECT TO manager, admin, mangalm_app
+  USING (EXISTS (SELECT FROM data.upload_jobs j WHERE j.id = job_id));
 
 ALTER TABLE data.users ENABLE ROW LEVEL SECURITY;
 CREATE POLICY "Managers and admins see the user list" ON data.users

@@ -79,6 +79,22 @@ CREATE TABLE data.predicted_orders (
 
 
 --
+-- Name: is_email(text); Type: FUNCTION; Schema: data; Owner: -
+--
+
+CREATE FUNCTION data.is_email(p_value text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $_$ SELECT p_value ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' $_$;
+
+
+--
+-- Name: FUNCTION is_email(p_value text); Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON FUNCTION data.is_email(p_value text) IS 'True when the text is an email address (one @, no spaces, a dot in the domain): the one email rule';
+
+
+--
 -- Name: users; Type: TABLE; Schema: data; Owner: -
 --
 
@@ -93,7 +109,7 @@ CREATE TABLE data.users (
     last_login_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT users_email_check CHECK ((email ~ '^[^@\s]+@[^@\s]+$'::text)),
+    CONSTRAINT users_email_check CHECK (data.is_email(email)),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['sales_rep'::text, 'manager'::text, 'admin'::text])))
 );
 
@@ -513,6 +529,20 @@ CREATE TABLE data.store_preferences (
 
 
 --
+-- Name: upload_rejects; Type: TABLE; Schema: data; Owner: -
+--
+
+CREATE TABLE data.upload_rejects (
+    id bigint NOT NULL,
+    job_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    raw_line text,
+    reason text NOT NULL,
+    column_name text
+);
+
+
+--
 -- Name: upselling_recommendations; Type: TABLE; Schema: data; Owner: -
 --
 
@@ -764,20 +794,6 @@ ALTER TABLE data.upload_jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
-);
-
-
---
--- Name: upload_rejects; Type: TABLE; Schema: data; Owner: -
---
-
-CREATE TABLE data.upload_rejects (
-    id bigint NOT NULL,
-    job_id bigint NOT NULL,
-    line_no integer NOT NULL,
-    raw_line text,
-    reason text NOT NULL,
-    column_name text
 );
 
 
@@ -1909,6 +1925,15 @@ CREATE POLICY "Managers and admins see the user list" ON data.users FOR SELECT T
 
 
 --
+-- Name: upload_rejects Rejects are read with their upload; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "Rejects are read with their upload" ON data.upload_rejects FOR SELECT TO manager, admin, mangalm_app USING ((EXISTS ( SELECT
+   FROM data.upload_jobs j
+  WHERE (j.id = upload_rejects.job_id))));
+
+
+--
 -- Name: order_items Sales reps add lines to their own drafts; Type: POLICY; Schema: data; Owner: -
 --
 
@@ -2158,6 +2183,13 @@ CREATE POLICY "The application reads every row" ON data.upload_jobs FOR SELECT T
 
 
 --
+-- Name: upload_rejects The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.upload_rejects FOR SELECT TO mangalm_app USING (true);
+
+
+--
 -- Name: upselling_recommendations The application reads every row; Type: POLICY; Schema: data; Owner: -
 --
 
@@ -2169,6 +2201,13 @@ CREATE POLICY "The application reads every row" ON data.upselling_recommendation
 --
 
 CREATE POLICY "The application reads every row" ON data.users FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: upload_jobs The operator's login sees every upload; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The operator's login sees every upload" ON data.upload_jobs FOR SELECT TO mangalm_app USING (true);
 
 
 --
@@ -2280,6 +2319,12 @@ ALTER TABLE data.stores ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE data.upload_jobs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: upload_rejects; Type: ROW SECURITY; Schema: data; Owner: -
+--
+
+ALTER TABLE data.upload_rejects ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: upselling_recommendations; Type: ROW SECURITY; Schema: data; Owner: -

@@ -31,10 +31,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT nullif(btrim(p_value), '')
 $$;
 
--- True when the text looks like an email address (one @, no spaces).
+-- True when the text is an email address: data.is_email (migration 0005), the rule the users
+-- table's CHECK constraint calls too, so there is one definition.
 CREATE FUNCTION app.is_email(p_value text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT p_value ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'
+  SELECT data.is_email(p_value)
 $$;
 
 -- Stores written through the API: trimmed id and name, a real email, source 'manual', and no
@@ -175,13 +176,8 @@ BEGIN
     END IF;
     RETURN OLD;
   END IF;
-  NEW.email := app.clean_text(NEW.email);
-  IF NEW.email IS NULL OR NOT app.is_email(NEW.email) THEN
-    PERFORM app.refuse(400, format('%s is not an email address', coalesce(NEW.email, 'an empty value')));
-  END IF;
-  IF NEW.role NOT IN ('sales_rep', 'manager', 'admin') THEN
-    PERFORM app.refuse(400, format('role %s is not one of sales_rep, manager, admin', NEW.role));
-  END IF;
+  -- The account rules shared with the user functions (functions/users.sql).
+  NEW.email := app.check_user(NEW.email, NEW.role);
   IF OLD.id = app.current_user_id() AND (NEW.role <> 'admin' OR NOT NEW.is_active) THEN
     PERFORM app.refuse(409, 'you cannot remove your own admin access', 'another admin can');
   END IF;
@@ -192,20 +188,12 @@ BEGIN
 END
 $$;
 
--- Store assignments: only sales reps are assigned stores.
+-- Store assignments: only sales reps are assigned stores, and only stores that exist.
 CREATE FUNCTION app.tg_store_assignments_check() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-  v_role text;
 BEGIN
-  SELECT role INTO v_role FROM data.users WHERE id = NEW.user_id;
-  IF v_role IS NULL THEN
-    PERFORM app.refuse(409, format('no user with the id %s', NEW.user_id));
-  END IF;
-  IF v_role <> 'sales_rep' THEN
-    PERFORM app.refuse(422, format('user %s is a %s; only sales reps are assigned stores (the others see all)',
-                                   NEW.user_id, v_role));
-  END IF;
+  -- The rules shared with app.assign_stores (functions/users.sql).
+  PERFORM app.check_assignment(NEW.user_id, NEW.store_id);
   RETURN NEW;
 END
 $$;

@@ -22,5 +22,6 @@ def connect(settings: Settings, url: str | None = None, **kwargs) -> psycopg.Con
         raise DatabaseUnreachable(f"cannot connect to PostgreSQL at {where}: {first}") from None
 
 
-async def aconnect(settings: Settings, **kwargs) -> psycopg.AsyncConnection:
-    return await psycopg.AsyncConnection.connect(settings.app_url, connect_timeout=5, **kwargs)
+async def aconnect(settings: Settings, url: str | None = None, **kwargs) -> psycopg.AsyncConnection:
+    """The same as connect, for the async service."""
+    return await psycopg.AsyncConnection.connect(url or settings.app_url, connect_timeout=5, **kwargs)

@@ -25,6 +25,8 @@ DEMO_USERS = (
 
 
 def create_demo_users(settings: Settings) -> list[tuple[str, str]]:
+    # Through app.add_user (replace: a restart resets their passwords), the function the CLI
+    # and the API use too, so demo accounts obey the same rules.
     with connect(settings) as conn:
         for email, role, name, sales_person in DEMO_USERS:
             add_user(conn, email, DEMO_PASSWORD, role, name, sales_person, replace=True)

@@ -1,26 +1,36 @@
-"""POST /uploads, GET /uploads, GET /uploads/{id}, GET /uploads/{id}/rejects.csv.
+"""POST /uploads (and GET /uploads/{id}/rejects.csv, the spreadsheet-safe download).
 
 A manager or admin posts a CSV export, as the raw body (text/csv) or as a multipart form (the
 first file part); it is streamed through the same loader `mangalm load` uses (gateway/loader.py)
 straight into the job's staging table while it arrives, so memory stays constant whatever the
 file size. The answer is 202 with the job; a worker (gateway/worker.py, in this service)
-processes it, and GET /uploads/{id} tells how it went. An upload larger than
-MANGALM_UPLOAD_MAX_BYTES (default 1 GiB, counted as sent: compressed for gzip) is refused with 413.
-A gzip body (Content-Encoding: gzip, or a gzip file such as `export.csv.gz`) is unpacked while it
-streams in, a block at a time.
+processes it, and GET /api/upload_jobs?id=eq.N (PostgREST) tells how it went. An upload larger
+than MANGALM_UPLOAD_MAX_BYTES (default 1 GiB, counted as sent: compressed for gzip) is refused
+with 413. A gzip body (Content-Encoding: gzip, or a gzip file such as `export.csv.gz`) is
+unpacked while it streams in, a block at a time.
 
 Add `?wait=true` to answer only once the job has ended (200), e.g. for scripts.
+
+Reading jobs and rejected lines is PostgREST's (api.upload_jobs, api.upload_rejects: row-level
+security decides who sees what). The one read kept here is the CSV of a job's rejected lines,
+because every CSV we write neutralises formula cells (gateway.spreadsheet.neutralize) and
+PostgREST's text/csv output would not: it reads api.upload_rejects as the caller (their role
+and claims, inside a transaction), so the database, not this file, decides who may read it.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
+import json
 import os
 import queue
 import threading
 import uuid
 
+import psycopg
+from psycopg import sql as psql
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -33,9 +43,6 @@ from .spreadsheet import neutralize
 
 UPLOAD_ROLES = ("manager", "admin")
 DEFAULT_MAX_BYTES = 1 << 30
-JOB_COLUMNS = ("id, status, filename, dry_run, source, bytes, lines, loaded, rejected, new_stores, new_products, "
-               "skipped_lines, attempts, max_attempts, run_after, last_error, message, timings, processing_ms, "
-               "created_at, received_at, started_at, finished_at")
 
 
 def max_bytes() -> int:
@@ -47,24 +54,46 @@ def max_bytes() -> int:
 
 
 async def _uploader(request: Request) -> dict:
+    # Who may upload is still decided here, before the body streams in: the pipeline's
+    # functions (app.begin_upload, ...) run as the service's login and know no caller yet.
+    # Reading what was uploaded is the database's decision (_as_caller below).
     claims = await authenticate(request)
     if claims.get("role") not in UPLOAD_ROLES:
-        raise AuthError(403, "FORBIDDEN", "only managers and admins may upload or read uploads",
+        raise AuthError(403, "FORBIDDEN", "only managers and admins may upload",
                         hint="log in as a manager or an admin")
     return claims
 
 
 def _job_json(row: dict) -> dict:
-    out = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+    out = {k: (v.isoformat() if hasattr(v, "isoformat") else str(v) if isinstance(v, uuid.UUID) else v)
+           for k, v in row.items()}
     out["seconds"] = round((row.get("processing_ms") or 0) / 1000, 3) if row.get("processing_ms") is not None else None
     out["job_id"] = row["id"]
-    out["links"] = {"self": f"/uploads/{row['id']}", "rejects": f"/uploads/{row['id']}/rejects.csv"}
+    out["links"] = {"self": _job_url(row["id"]), "rejects": f"/uploads/{row['id']}/rejects.csv"}
     return out
 
 
-async def _fetch_job(settings, job_id: int) -> dict | None:
-    async with await aconnect(settings, autocommit=True) as conn:
-        cur = await conn.execute(f"SELECT {JOB_COLUMNS} FROM data.upload_jobs WHERE id = %s", (job_id,))
+def _job_url(job_id: int) -> str:
+    return f"/api/upload_jobs?id=eq.{job_id}"
+
+
+@contextlib.asynccontextmanager
+async def _as_caller(settings, claims: dict):
+    """A transaction that runs as the token's role with its claims, as PostgREST would: the
+    grants and row-level security of the api views decide what it reads. It logs in as
+    PostgREST does, as `authenticator`, the one login allowed to become an API role (the
+    application's own login may not)."""
+    async with await aconnect(settings, url=settings.authenticator_url) as conn:
+        async with conn.transaction():
+            await conn.execute(psql.SQL("SET LOCAL ROLE {}").format(psql.Identifier(claims["role"])))
+            public = {k: v for k, v in claims.items() if not k.startswith("_")}
+            await conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(public),))
+            yield conn
+
+
+async def _fetch_job(settings, claims: dict, job_id: int) -> dict | None:
+    async with _as_caller(settings, claims) as conn:
+        cur = await conn.execute("SELECT * FROM api.upload_jobs WHERE id = %s", (job_id,))
         row = await cur.fetchone()
         if row is None:
             return None
@@ -264,10 +293,10 @@ async def create_upload(request: Request) -> Response:
               user=claims.get("sub"))
     if params.get("wait", "").lower() in ("1", "true", "yes"):
         await loop.run_in_executor(None, worker.process_job, settings, result.job_id)
-        row = await _fetch_job(settings, result.job_id)
+        row = await _fetch_job(settings, claims, result.job_id)
         return JSONResponse(_job_json(row), status_code=200)
-    row = await _fetch_job(settings, result.job_id)
-    return JSONResponse(_job_json(row), status_code=202, headers={"Location": f"/uploads/{result.job_id}"})
+    row = await _fetch_job(settings, claims, result.job_id)
+    return JSONResponse(_job_json(row), status_code=202, headers={"Location": _job_url(result.job_id)})
 
 
 def _job_id(request: Request) -> int:
@@ -278,38 +307,19 @@ def _job_id(request: Request) -> int:
 
 
 @json_errors
-async def get_upload(request: Request) -> Response:
-    await _uploader(request)
-    row = await _fetch_job(request.app.state.settings, _job_id(request))
-    if row is None:
-        raise AuthError(404, "NOT_FOUND", "no such upload job")
-    return JSONResponse(_job_json(row))
-
-
-@json_errors
-async def list_uploads(request: Request) -> Response:
-    await _uploader(request)
-    try:
-        limit = max(1, min(int(request.query_params.get("limit", "20")), 500))
-    except ValueError:
-        limit = 20
-    async with await aconnect(request.app.state.settings, autocommit=True) as conn:
-        cur = await conn.execute(f"SELECT {JOB_COLUMNS} FROM data.upload_jobs ORDER BY id DESC LIMIT %s", (limit,))
-        names = [c.name for c in cur.description]
-        rows = [dict(zip(names, r)) for r in await cur.fetchall()]
-    return JSONResponse([_job_json(r) for r in rows])
-
-
-@json_errors
 async def get_rejects(request: Request) -> Response:
-    await _uploader(request)
+    claims = await authenticate(request)
     job_id = _job_id(request)
-    async with await aconnect(request.app.state.settings, autocommit=True) as conn:
-        if await (await conn.execute("SELECT 1 FROM data.upload_jobs WHERE id = %s", (job_id,))).fetchone() is None:
-            raise AuthError(404, "NOT_FOUND", "no such upload job")
-        cur = await conn.execute("SELECT line_no, column_name, reason, raw_line FROM data.upload_rejects "
-                                 "WHERE job_id = %s ORDER BY line_no, id", (job_id,))
-        rows = await cur.fetchall()
+    try:
+        async with _as_caller(request.app.state.settings, claims) as conn:
+            if await (await conn.execute("SELECT 1 FROM api.upload_jobs WHERE id = %s", (job_id,))).fetchone() is None:
+                raise AuthError(404, "NOT_FOUND", "no such upload job")
+            cur = await conn.execute("SELECT line_no, column_name, reason, raw_line FROM api.upload_rejects "
+                                     "WHERE job_id = %s ORDER BY line_no, id", (job_id,))
+            rows = await cur.fetchall()
+    except psycopg.errors.InsufficientPrivilege:
+        raise AuthError(403, "FORBIDDEN", "your role may not read upload jobs",
+                        hint="log in as a manager or an admin") from None
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(["line", "column", "reason", "raw_line"])
@@ -321,7 +331,5 @@ async def get_rejects(request: Request) -> Response:
 
 ROUTES = [
     Route("/uploads", create_upload, methods=["POST"]),
-    Route("/uploads", list_uploads, methods=["GET"]),
-    Route("/uploads/{job_id}", get_upload, methods=["GET"]),
     Route("/uploads/{job_id}/rejects.csv", get_rejects, methods=["GET"]),
 ]

@@ -60,8 +60,7 @@ def build_world(settings, base: str) -> World:
                (%s, 'Beta One ' || %s, 'Indore', %s, 'INR', 'import')""",
             (w.stores["a1"], tag, w.users["alpha"]["sales_person"], w.stores["a2"], tag,
              w.stores["b1"], tag, w.users["beta"]["sales_person"]))
-        conn.execute("INSERT INTO data.store_assignments (store_id, user_id) VALUES (%s, %s)",
-                     (w.stores["a2"], w.users["alpha"]["id"]))
+        conn.execute("SELECT app.assign_stores(%s, ARRAY[%s])", (w.users["alpha"]["id"], w.stores["a2"]))
         for name, active, price in (("rice", True, 120), ("oil", True, 210), ("old", False, 50)):
             row = conn.execute(
                 """INSERT INTO data.products (product_key, sku, name, category, brand, unit_price, is_active, source)

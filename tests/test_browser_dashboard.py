@@ -92,14 +92,14 @@ def ensure_vendor_files() -> None:
 
 
 def wait_for_job(base: str, token: str, job_id, timeout_s: float = 180) -> dict:
-    """Polls GET /uploads/{id} (the test's own wait; the page itself listens to /events)."""
+    """Polls GET /api/upload_jobs?id=eq.N (the test's own wait; the page itself listens to /events)."""
     import time
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        r = httpx.get(f"{base}/uploads/{job_id}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        assert r.status_code == 200, f"GET /uploads/{job_id} answered {r.status_code}: {r.text[:300]}"
-        body = r.json()
-        job = body.get("job", body)
+        r = httpx.get(f"{base}/api/upload_jobs", params={"id": f"eq.{job_id}"},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert r.status_code == 200 and r.json(), f"GET /api/upload_jobs answered {r.status_code}: {r.text[:300]}"
+        job = r.json()[0]
         if job.get("status") in ("succeeded", "failed"):
             return job
         time.sleep(0.5)

@@ -8,7 +8,7 @@ cluster would break the rest of the run):
    failed ("interrupted ... upload it again"), and nothing of the file is visible.
 2. The same file is uploaded again with POST /uploads; PostgreSQL is restarted while the
    service's worker writes the lines. The worker reconnects, the job is retried (attempt 2) and
-   completes. Meanwhile /uploads/{id} and /health answer 503 JSON instead of hanging.
+   completes. Meanwhile the service (/uploads/{id}/rejects.csv, /health) answers 503 JSON instead of hanging.
 3. The tables end exactly as after a clean sequential load of the same files, and a reader
    polling the counts throughout saw only the state before or after the upload.
 """
@@ -180,7 +180,7 @@ def test_postgres_restarts_during_an_upload(own_stack, template, tmp_path):
     cluster.stop(settings, "fast")
     try:
         # While the database is down, the service says so in JSON instead of hanging.
-        down = httpx.get(f"{settings.gateway_url}/uploads/{retry_id}", headers=auth, timeout=30)
+        down = httpx.get(f"{settings.gateway_url}/uploads/{retry_id}/rejects.csv", headers=auth, timeout=30)
         assert down.status_code == 503 and down.json()["code"] == "DATABASE_UNAVAILABLE", down.text
         health = httpx.get(f"{settings.gateway_url}/health", timeout=30)
         assert health.status_code == 503 and health.json()["components"]["database"]["ok"] is False
@@ -188,9 +188,10 @@ def test_postgres_restarts_during_an_upload(own_stack, template, tmp_path):
         cluster.start(settings)
     deadline = time.monotonic() + 900
     while True:
-        r = httpx.get(f"{settings.gateway_url}/uploads/{retry_id}", headers=auth, timeout=30)
-        if r.status_code == 200 and r.json()["status"] in ("succeeded", "failed"):
-            done = r.json()
+        r = httpx.get(f"{settings.gateway_url}/api/upload_jobs", params={"id": f"eq.{retry_id}"}, headers=auth,
+                      timeout=30)
+        if r.status_code == 200 and r.json() and r.json()[0]["status"] in ("succeeded", "failed"):
+            done = r.json()[0]
             break
         assert time.monotonic() < deadline, f"the retried job did not end: {r.text}"
         time.sleep(0.5)

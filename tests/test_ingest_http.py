@@ -1,5 +1,6 @@
 """POST /uploads through nginx and the Python service into the real pipeline: 202 with the job,
-its status, the rejects as a safe CSV, 413 over the limit, 401 without a token, 403 for reps."""
+its status (read from PostgREST: /api/upload_jobs), the rejects as a safe CSV, 413 over the
+limit, 401 without a token, 403 for reps."""
 from __future__ import annotations
 
 import csv
@@ -23,12 +24,17 @@ def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
+def jobs(base: str, token: str, **params) -> list[dict]:
+    """Upload jobs as PostgREST serves them (api.upload_jobs), newest first."""
+    r = httpx.get(f"{base}/api/upload_jobs", params={"order": "id.desc", **params}, headers=auth(token), timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def wait_for(base: str, token: str, job_id: int, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        r = httpx.get(f"{base}/uploads/{job_id}", headers=auth(token), timeout=30)
-        assert r.status_code == 200, r.text
-        job = r.json()
+        [job] = jobs(base, token, id=f"eq.{job_id}")
         if job["status"] in ("succeeded", "failed"):
             return job
         time.sleep(0.2)
@@ -52,11 +58,10 @@ def test_a_manager_uploads_a_csv_and_follows_the_job(gateway_url, manager, tag):
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["status"] in ("queued", "running", "succeeded") and job["lines"] == 5 and job["filename"] == "web.csv"
-    assert r.headers["location"] == f"/uploads/{job['id']}"
+    assert r.headers["location"] == f"/api/upload_jobs?id=eq.{job['id']}" == job["links"]["self"]
     done = wait_for(gateway_url, manager, job["id"])
     assert (done["status"], done["loaded"], done["rejected"], done["new_stores"]) == ("succeeded", 5, 0, 1), done["last_error"]
-    listed = httpx.get(f"{gateway_url}/uploads", headers=auth(manager), timeout=30).json()
-    assert job["id"] in [j["id"] for j in listed]
+    assert job["id"] in [j["id"] for j in jobs(gateway_url, manager)]
 
 
 def test_an_admin_may_upload_multipart(gateway_url, token_for, tag):
@@ -105,13 +110,13 @@ def test_over_the_limit_is_413(gateway_url, manager, tag):
         for i in range(0, len(body), 1 << 20):
             yield body[i:i + (1 << 20)]
 
-    before = httpx.get(f"{gateway_url}/uploads", params={"limit": 1}, headers=auth(manager), timeout=30).json()
+    before = jobs(gateway_url, manager, limit=1)
     r = httpx.post(f"{gateway_url}/uploads", content=chunked(), headers={**auth(manager), "Content-Type": "text/csv"},
                    timeout=120)
     assert r.status_code == 413, r.text[:300]
     assert "limit" in r.json()["message"]
     # The half-received upload is failed, never processed.
-    last = httpx.get(f"{gateway_url}/uploads", params={"limit": 1}, headers=auth(manager), timeout=30).json()[0]
+    last = jobs(gateway_url, manager, limit=1)[0]
     if not before or last["id"] != before[0]["id"]:
         assert last["status"] == "failed" and "limit" in last["last_error"]
     # A declared length over the limit is refused before the body is read.
@@ -127,13 +132,15 @@ def test_without_a_token_401_and_for_a_rep_403(gateway_url, token_for):
     rep = token_for("sales_rep")
     r = httpx.post(f"{gateway_url}/uploads", content=body, headers={**auth(rep), "Content-Type": "text/csv"}, timeout=30)
     assert r.status_code == 403
-    assert httpx.get(f"{gateway_url}/uploads/1", headers=auth(rep), timeout=30).status_code == 403
     assert httpx.get(f"{gateway_url}/uploads/1/rejects.csv", timeout=30).status_code == 401
 
 
-def test_an_unknown_job_is_404(gateway_url, manager):
-    assert httpx.get(f"{gateway_url}/uploads/987654321", headers=auth(manager), timeout=30).status_code == 404
+def test_an_unknown_job_is_404_and_the_old_read_routes_are_gone(gateway_url, manager):
+    assert jobs(gateway_url, manager, id="eq.987654321") == []
     assert httpx.get(f"{gateway_url}/uploads/987654321/rejects.csv", headers=auth(manager), timeout=30).status_code == 404
+    # Jobs are read from PostgREST only; the service keeps POST /uploads and the CSV download.
+    assert httpx.get(f"{gateway_url}/uploads/1", headers=auth(manager), timeout=30).status_code == 404
+    assert httpx.get(f"{gateway_url}/uploads", headers=auth(manager), timeout=30).status_code == 405
 
 
 def test_gzip_bodies_are_unpacked_while_they_stream_in(gateway_url, manager, tag):
@@ -165,7 +172,7 @@ def test_a_damaged_gzip_body_is_422_and_loads_nothing(gateway_url, manager, tag)
                    headers={**auth(manager), "Content-Type": "text/csv", "Content-Encoding": "gzip"})
     assert r.status_code == 422, r.text
     assert "not valid gzip" in r.json()["message"]
-    last = httpx.get(f"{gateway_url}/uploads", params={"limit": 1}, headers=auth(manager), timeout=30).json()[0]
+    last = jobs(gateway_url, manager, limit=1)[0]
     assert last["status"] == "failed" and "gzip" in last["last_error"]
     # Content-Encoding: gzip on a body that is not gzip, and an encoding the service cannot unpack
     r = httpx.post(f"{gateway_url}/uploads", content=body.encode(), timeout=60,

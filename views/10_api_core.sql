@@ -168,9 +168,18 @@ COMMENT ON COLUMN api.dashboard_settings.default_date_range IS '7d, 30d, 90d, 18
 CREATE VIEW api.upload_jobs WITH (security_invoker = true) AS
   SELECT id, status, filename, options, dry_run, created_by, bytes, lines, loaded, rejected,
          new_stores, new_products, attempts, max_attempts, run_after, last_error, started_at,
-         finished_at, processing_ms, created_at, updated_at
+         finished_at, processing_ms, created_at, updated_at, source, skipped_lines, message, timings,
+         received_at
   FROM data.upload_jobs;
 COMMENT ON VIEW api.upload_jobs IS 'CSV upload jobs and their results (managers and admins); upload with POST /uploads';
+
+-- The lines of an upload that were not loaded. Row-level security decides who reads them: the
+-- rows of the jobs the caller may see (db/policies.sql). The spreadsheet-safe CSV download,
+-- GET /uploads/{id}/rejects.csv (gateway/uploads.py), reads this view as the caller too.
+CREATE VIEW api.upload_rejects WITH (security_invoker = true) AS
+  SELECT job_id, line_no, column_name, reason, raw_line, id FROM data.upload_rejects;
+COMMENT ON VIEW api.upload_rejects IS
+  'Lines of an upload that were not loaded, with the reason (managers and admins); as a CSV: GET /uploads/{id}/rejects.csv';
 
 CREATE VIEW api.users WITH (security_invoker = true) AS
   SELECT id, email, role, full_name, sales_person, is_active, last_login_at, created_at, updated_at
@@ -232,15 +241,22 @@ $$;
 COMMENT ON FUNCTION api.dismiss_prediction(uuid, text) IS
   'Dismiss a prediction, optionally saying why (sales reps: of their stores)';
 
--- The new user's row (admins only).
+-- The new user's row (admins only). The account is made by app.add_user, the function the
+-- CLI and the demo call too (functions/users.sql), so every path applies the same rules.
+-- Security definer because app.add_user is not granted to API roles: this wrapper is the
+-- admin check in front of it.
 CREATE FUNCTION api.create_user(email text, password text, role text, full_name text DEFAULT NULL,
                                 sales_person text DEFAULT NULL)
 RETURNS api.users
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
 DECLARE
-  v_id uuid := app.create_user($1, $2, $3, $4, $5);
+  v_id uuid;
   v_row api.users;
 BEGIN
+  IF app.current_app_role() IS DISTINCT FROM 'admin' THEN
+    RAISE SQLSTATE 'PT403' USING MESSAGE = 'only admins create users';
+  END IF;
+  v_id := app.add_user($1, $2, $3, $4, $5);
   SELECT u.* INTO v_row FROM api.users u WHERE u.id = v_id;
   RETURN v_row;
 END

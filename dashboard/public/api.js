@@ -1,4 +1,5 @@
-// Every call the dashboard makes: /auth/ and /uploads (the Python service), /api/ (PostgREST).
+// Every call the dashboard makes: /auth/, POST /uploads and the rejects CSV (the Python service),
+// /api/ (PostgREST, also for reading upload jobs).
 // Plain fetch: PostgREST's URL grammar is the API, and a client library would add weight
 // without removing a line here. The session (token, expiry, user) lives in sessionStorage, so
 // it ends with the tab and never outlives the token.
@@ -208,10 +209,10 @@ export function uploadCsv(file, onSent) {
   });
 }
 
+// A job's state, read from PostgREST (api.upload_jobs: row-level security decides who sees it).
 export async function uploadJob(id) {
-  const body = await request(`/uploads/${encodeURIComponent(id)}`);
-  const job = (body && body.job) || body || {};
-  return { ...job, id: job.id ?? job.job_id ?? id };
+  const job = (await getOne('upload_jobs', { id: `eq.${id}` })) || {};
+  return { ...job, id: job.id ?? id };
 }
 
 // Downloads the rejected lines of a job as a file (the link needs the bearer token, which a
