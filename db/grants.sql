@@ -105,3 +105,15 @@ GRANT EXECUTE ON FUNCTION api.predict(date), api.backtest(date, integer) TO mana
 -- read the rejected lines (the jobs themselves are granted above); the service serves them
 -- as CSV at GET /uploads/{id}/rejects.csv.
 GRANT SELECT ON data.upload_rejects TO manager, admin;
+
+-- Tokens and login (functions/auth.sql, functions/live_events.sql). The Python service
+-- (mangalm_app) signs tokens and calls these; each is security definer, so it needs no table
+-- rights of its own. app.check_request (granted above) calls app.token_problem as the owner.
+GRANT EXECUTE ON FUNCTION app.login(text, text, inet), app.session_user_info(uuid),
+  app.token_problem(jsonb), app.revoke_token(uuid, uuid, timestamptz),
+  app.issue_event_ticket(jsonb), app.redeem_event_ticket(text),
+  app.events_last_id(), app.events_since(bigint, jsonb),
+  app.publish_event(text, jsonb), app.publish_event(jsonb) TO mangalm_app;
+-- generate_order and decide_prediction (functions/orders.sql) run as the API caller and
+-- publish a data_changed event: through this definer function, without the right to NOTIFY.
+GRANT EXECUTE ON FUNCTION app.publish_event(text, jsonb) TO sales_rep, manager, admin;
