@@ -1150,6 +1150,13 @@ CREATE INDEX event_tickets_expires_at_idx ON data.event_tickets USING btree (exp
 
 
 --
+-- Name: event_tickets_user_id_idx; Type: INDEX; Schema: data; Owner: -
+--
+
+CREATE INDEX event_tickets_user_id_idx ON data.event_tickets USING btree (user_id);
+
+
+--
 -- Name: events_created_at_idx; Type: INDEX; Schema: data; Owner: -
 --
 

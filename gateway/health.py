@@ -1,9 +1,10 @@
 """GET /health: one answer that says which component is up, for people and monitors.
 
-Cheap to ask often: the answer is cached for a second (concurrent requests wait for one
-check under a lock), and the database is asked over one connection kept open for this
-purpose (application_name mangalm-health), through the service's own DATABASE_URL. nginx
-limits /health per address besides (gateway/nginx.conf.template)."""
+Cheap to ask often: requests that arrive while a check runs share its answer (one check at a
+time, never a stale one after it: monitors and tests expect a change to show at once), and
+the database is asked over one connection kept open for this purpose (application_name
+mangalm-health), through the service's own DATABASE_URL. nginx limits /health per address
+besides (10 a second, gateway/nginx.conf.template)."""
 from __future__ import annotations
 
 import asyncio
@@ -19,17 +20,15 @@ from . import replica
 from .db import aconnect
 
 
-CACHE_SECONDS = 1.0
 APPLICATION_NAME = "mangalm-health"
 
 
 class _Checker:
-    """The one connection and the last answer, per service process."""
+    """The one connection and the check in flight, per service process."""
 
     def __init__(self):
-        self.lock = asyncio.Lock()
         self.conn = None
-        self.answer: tuple[float, dict, int] | None = None
+        self.running: asyncio.Task | None = None
 
 
 async def _queue(settings, checker: _Checker) -> tuple:
@@ -92,11 +91,10 @@ async def health(request: Request) -> JSONResponse:
     if getattr(state, "health", None) is None:
         state.health = _Checker()
     checker = state.health
-    async with checker.lock:
-        if checker.answer is None or time.monotonic() - checker.answer[0] > CACHE_SECONDS:
-            body, status = await _check(state.settings, checker, state.pid)
-            checker.answer = (time.monotonic(), body, status)
-        _, body, status = checker.answer
+    if checker.running is None or checker.running.done():
+        checker.running = asyncio.create_task(_check(state.settings, checker, state.pid))
+    # shield: a client that hangs up does not cancel the check the others wait for.
+    body, status = await asyncio.shield(checker.running)
     return JSONResponse(body, status_code=status)
 
 

@@ -28,6 +28,8 @@ steps = [
          "DROP TABLE data.event_tickets"),
     step("CREATE INDEX event_tickets_expires_at_idx ON data.event_tickets (expires_at)",
          "DROP INDEX data.event_tickets_expires_at_idx"),
+    step("CREATE INDEX event_tickets_user_id_idx ON data.event_tickets (user_id)",
+         "DROP INDEX data.event_tickets_user_id_idx"),
     step("COMMENT ON TABLE data.event_tickets IS "
          "'Single-use tickets for GET /events (SHA-256 of the ticket), bound to a token''s user and jti'",
          "COMMENT ON TABLE data.event_tickets IS NULL"),

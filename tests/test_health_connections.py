@@ -1,5 +1,5 @@
 """GET /health is cheap to ask often: one kept connection (application_name mangalm-health),
-the answer cached for a second, and a rate limit of its own at the front door."""
+requests during a check share its answer, and a rate limit of its own at the front door."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
