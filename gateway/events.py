@@ -38,6 +38,9 @@ HEARTBEAT_SECONDS = float(os.environ.get("MANGALM_EVENTS_HEARTBEAT", "15"))
 # Events are numbered when written but committed in any order: each read looks back this many
 # ids and skips those already sent, so an event that commits late is not lost.
 LOOKBACK = 100
+# At most one read per stream in this many seconds: a flood of notifications (anyone may
+# NOTIFY) costs each stream a few reads a second, not one per notification.
+MIN_READ_INTERVAL = 0.25
 
 
 class Broadcaster:
@@ -138,6 +141,7 @@ async def events(request: Request):
     async def stream():
         nonlocal last
         sent: set[int] = set()
+        last_read = 0.0
         try:
             # ": connected" promises delivery: it is sent once the LISTEN is in place.
             with contextlib.suppress(asyncio.TimeoutError):
@@ -149,7 +153,10 @@ async def events(request: Request):
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=min(HEARTBEAT_SECONDS, left))
                     woken = True
+                if woken and (pause := MIN_READ_INTERVAL - (time.monotonic() - last_read)) > 0:
+                    await asyncio.sleep(pause)
                 wake.clear()
+                last_read = time.monotonic()
                 try:
                     # Re-checks the token (PT401 when it is no longer good), then the new rows.
                     rows = await _db(settings, "SELECT id, event FROM app.events_since(%s, %s::jsonb)",
