@@ -92,19 +92,13 @@ def refused(e: psycopg.Error) -> AuthError | None:
                      diag.message_hint or None)
 
 
-async def check_claims(settings, claims: dict, conn: psycopg.AsyncConnection | None = None) -> None:
+async def check_claims(settings, claims: dict) -> None:
     """Raises AuthError (401) when app.token_problem refuses the claims: the same check
     PostgREST runs before every /api/ request (app.check_request)."""
-    async def ask(c):
-        row = await (await c.execute("SELECT app.token_problem(%s::jsonb)", (json.dumps(claims),))).fetchone()
-        return row[0]
-    if conn is None:
-        async with await aconnect(settings, autocommit=True) as c:
-            problem = await ask(c)
-    else:
-        problem = await ask(conn)
-    if problem:
-        raise AuthError(401, problem["code"], problem["message"], problem.get("hint"))
+    async with await aconnect(settings, autocommit=True) as conn:
+        row = await (await conn.execute("SELECT app.token_problem(%s::jsonb)", (json.dumps(claims),))).fetchone()
+    if row[0]:
+        raise AuthError(401, row[0]["code"], row[0]["message"], row[0].get("hint"))
 
 
 def verified_claims(settings, token: str) -> dict:
