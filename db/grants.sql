@@ -29,7 +29,7 @@ GRANT EXECUTE ON FUNCTION app.jwt_claims(), app.current_user_id(), app.current_a
   app.current_sales_person(), app.rep_store_ids(), app.in_api_role() TO sales_rep, manager, admin, analyst;
 -- Helpers the invoker-rights triggers and functions call as the API roles.
 GRANT EXECUTE ON FUNCTION app.refuse(integer, text, text), app.clean_text(text), app.is_email(text),
-  app.order_next_statuses(text, text), app.publish_event(jsonb) TO sales_rep, manager, admin;
+  app.order_next_statuses(text, text) TO sales_rep, manager, admin;
 
 -- Reading: every signed-in role reads the API views; RLS narrows the rows of reps. Views run
 -- with the caller's rights (security_invoker), so the tables behind them are granted too.
@@ -79,7 +79,7 @@ GRANT UPDATE (status, order_id, priority, predicted_date, justification_text)
 -- Users and settings: admins. Accounts are created by api.create_user (bcrypt in the database).
 GRANT UPDATE (email, role, full_name, sales_person, is_active), DELETE ON data.users, api.users TO admin;
 GRANT INSERT, UPDATE, DELETE ON data.settings, api.settings TO admin;
-GRANT EXECUTE ON FUNCTION api.create_user(text, text, text, text, text), app.create_user(text, text, text, text, text),
+GRANT EXECUTE ON FUNCTION api.create_user(text, text, text, text, text),
   api.reset_password(uuid, text) TO admin;
 GRANT EXECUTE ON FUNCTION api.change_password(text, text) TO sales_rep, manager, admin;
 
@@ -115,10 +115,8 @@ GRANT EXECUTE ON FUNCTION app.begin_upload(text, jsonb, integer, jsonb, boolean,
   app.finish_upload(bigint, integer, bigint, integer, text, jsonb), app.abandon_upload(bigint, text),
   app.process_bulk_upload_complete(bigint), app.claim_job(text, bigint), app.fail_job(bigint, text),
   app.release_job(bigint), app.expire_abandoned_uploads(), app.ingest_fields(),
-  api.predict(date), api.backtest(date, integer),
-  app.login(text, text, inet), app.session_user_info(uuid), app.token_revoked(uuid),
-  app.revoke_token(uuid, uuid, timestamptz), app.rep_store_ids(),
-  app.end_overlong_analyst_statements() TO mangalm_app;
+  api.predict(date), api.backtest(date, integer), app.end_overlong_analyst_statements()
+  TO mangalm_app;
 GRANT INSERT ON ALL TABLES IN SCHEMA staging TO mangalm_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE mangalm_owner IN SCHEMA staging GRANT INSERT ON TABLES TO mangalm_app;
 GRANT SELECT ON data.upload_jobs, data.upload_rejects, data.stores, data.products, data.orders,
@@ -163,3 +161,15 @@ GRANT EXECUTE ON FUNCTION data.is_email(text) TO sales_rep, manager, admin, mang
 -- (db/policies.sql) decides the rows. Analysts read jobs, not the rejected lines.
 GRANT SELECT ON api.upload_rejects TO manager, admin;
 GRANT SELECT ON api.upload_jobs, api.upload_rejects TO mangalm_app;
+
+-- Tokens and login (functions/auth.sql, functions/live_events.sql). The Python service
+-- (mangalm_app) signs tokens and calls these; each is security definer, so it needs no table
+-- rights of its own. app.check_request (granted above) calls app.token_problem as the owner.
+GRANT EXECUTE ON FUNCTION app.login(text, text, inet), app.session_user_info(uuid),
+  app.token_problem(jsonb), app.revoke_token(uuid, uuid, timestamptz),
+  app.issue_event_ticket(jsonb), app.redeem_event_ticket(text),
+  app.events_last_id(), app.events_since(bigint, jsonb),
+  app.publish_event(text, jsonb) TO mangalm_app;
+-- generate_order and decide_prediction (functions/orders.sql) run as the API caller and
+-- publish a data_changed event: through this definer function, without the right to NOTIFY.
+GRANT EXECUTE ON FUNCTION app.publish_event(text, jsonb) TO sales_rep, manager, admin;

@@ -109,6 +109,7 @@ CREATE TABLE data.users (
     last_login_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    tokens_valid_after timestamp with time zone,
     CONSTRAINT users_email_check CHECK (data.is_email(email)),
     CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['sales_rep'::text, 'manager'::text, 'admin'::text])))
 );
@@ -119,6 +120,13 @@ CREATE TABLE data.users (
 --
 
 COMMENT ON TABLE data.users IS 'Dashboard and API users; role decides what PostgREST lets them do';
+
+
+--
+-- Name: COLUMN users.tokens_valid_after; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.users.tokens_valid_after IS 'Tokens issued (iat) before this second are refused; set when the password, role or is_active changes';
 
 
 --
@@ -579,6 +587,60 @@ ALTER TABLE data.backtest_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY 
 
 
 --
+-- Name: event_tickets; Type: TABLE; Schema: data; Owner: -
+--
+
+CREATE TABLE data.event_tickets (
+    ticket_hash bytea NOT NULL,
+    user_id uuid,
+    jti uuid NOT NULL,
+    claims jsonb NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+
+--
+-- Name: TABLE event_tickets; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON TABLE data.event_tickets IS 'Single-use tickets for GET /events (SHA-256 of the ticket), bound to a token''s user and jti';
+
+
+--
+-- Name: events; Type: TABLE; Schema: data; Owner: -
+--
+
+CREATE TABLE data.events (
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    payload jsonb NOT NULL,
+    store_ids text[],
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE events; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON TABLE data.events IS 'Live events for GET /events, written by app.publish_event; kept a day';
+
+
+--
+-- Name: events_id_seq; Type: SEQUENCE; Schema: data; Owner: -
+--
+
+ALTER TABLE data.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME data.events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: invoice_items_id_seq; Type: SEQUENCE; Schema: data; Owner: -
 --
 
@@ -850,6 +912,22 @@ ALTER TABLE ONLY data.dashboard_settings
 
 
 --
+-- Name: event_tickets event_tickets_pkey; Type: CONSTRAINT; Schema: data; Owner: -
+--
+
+ALTER TABLE ONLY data.event_tickets
+    ADD CONSTRAINT event_tickets_pkey PRIMARY KEY (ticket_hash);
+
+
+--
+-- Name: events events_pkey; Type: CONSTRAINT; Schema: data; Owner: -
+--
+
+ALTER TABLE ONLY data.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: invoice_items invoice_items_order_id_line_no_key; Type: CONSTRAINT; Schema: data; Owner: -
 --
 
@@ -1078,6 +1156,27 @@ ALTER TABLE ONLY data.users
 --
 
 CREATE INDEX backtest_runs_created_at_idx ON data.backtest_runs USING btree (created_at);
+
+
+--
+-- Name: event_tickets_expires_at_idx; Type: INDEX; Schema: data; Owner: -
+--
+
+CREATE INDEX event_tickets_expires_at_idx ON data.event_tickets USING btree (expires_at);
+
+
+--
+-- Name: event_tickets_user_id_idx; Type: INDEX; Schema: data; Owner: -
+--
+
+CREATE INDEX event_tickets_user_id_idx ON data.event_tickets USING btree (user_id);
+
+
+--
+-- Name: events_created_at_idx; Type: INDEX; Schema: data; Owner: -
+--
+
+CREATE INDEX events_created_at_idx ON data.events USING btree (created_at);
 
 
 --
@@ -1382,6 +1481,13 @@ CREATE TRIGGER "10_set_updated_at" BEFORE UPDATE ON data.users FOR EACH ROW EXEC
 
 
 --
+-- Name: users 15_end_tokens; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "15_end_tokens" BEFORE UPDATE OF password_hash, role, is_active ON data.users FOR EACH ROW WHEN (((old.password_hash IS DISTINCT FROM new.password_hash) OR (old.role IS DISTINCT FROM new.role) OR (old.is_active IS DISTINCT FROM new.is_active))) EXECUTE FUNCTION app.tg_users_end_tokens();
+
+
+--
 -- Name: dashboard_settings 20_check_api_write; Type: TRIGGER; Schema: data; Owner: -
 --
 
@@ -1514,6 +1620,14 @@ ALTER TABLE ONLY data.customer_segments
 
 ALTER TABLE ONLY data.dashboard_settings
     ADD CONSTRAINT dashboard_settings_user_id_fkey FOREIGN KEY (user_id) REFERENCES data.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: event_tickets event_tickets_user_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
+--
+
+ALTER TABLE ONLY data.event_tickets
+    ADD CONSTRAINT event_tickets_user_id_fkey FOREIGN KEY (user_id) REFERENCES data.users(id) ON DELETE CASCADE;
 
 
 --
@@ -2085,6 +2199,20 @@ CREATE POLICY "The application reads every row" ON data.dashboard_settings FOR S
 
 
 --
+-- Name: event_tickets The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.event_tickets FOR SELECT TO mangalm_app USING (true);
+
+
+--
+-- Name: events The application reads every row; Type: POLICY; Schema: data; Owner: -
+--
+
+CREATE POLICY "The application reads every row" ON data.events FOR SELECT TO mangalm_app USING (true);
+
+
+--
 -- Name: invoice_items The application reads every row; Type: POLICY; Schema: data; Owner: -
 --
 
@@ -2235,6 +2363,18 @@ ALTER TABLE data.customer_segments ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE data.dashboard_settings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: event_tickets; Type: ROW SECURITY; Schema: data; Owner: -
+--
+
+ALTER TABLE data.event_tickets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: events; Type: ROW SECURITY; Schema: data; Owner: -
+--
+
+ALTER TABLE data.events ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: invoice_items; Type: ROW SECURITY; Schema: data; Owner: -

@@ -37,58 +37,19 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 
 -- PostgREST's db-pre-request hook: runs before every request, after the role switch.
--- Refuses (401) a token that was revoked at logout, or whose account was deleted, deactivated
--- or given another role since the token was issued. Reads only, so it also works for GET
--- requests, which PostgREST runs read-only. Two primary-key lookups per request.
--- It also closes what PostgREST leaves open: PostgREST accepts a token without exp or aud,
--- and an expired one for 30 s more (clock skew). Our tokens always carry both, and issuer
--- and API share one clock, so a token must have an audience and must not have expired.
+-- Refuses (401) what app.token_problem (functions/auth.sql) refuses: the one token check,
+-- which the Python service runs too. Reads only, so it also works for GET requests, which
+-- PostgREST runs read-only.
 CREATE FUNCTION app.check_request() RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
 DECLARE
   v_claims jsonb := app.jwt_claims();   -- parsed once
-  v_jti text := v_claims ->> 'jti';
-  v_sub text := v_claims ->> 'sub';
-  v_user record;
 BEGIN
   -- Without a token PostgREST's claims are just {"role": "anon"}: nothing to check.
   IF v_claims - 'role' = '{}'::jsonb THEN
     RETURN;
   END IF;
-  IF NOT v_claims ? 'aud' OR jsonb_typeof(v_claims -> 'exp') IS DISTINCT FROM 'number' THEN
-    RAISE SQLSTATE 'PT401' USING
-      MESSAGE = 'the token has no audience (aud) or no expiry (exp); log in for a valid token';
-  END IF;
-  IF (v_claims ->> 'exp')::numeric <= extract(epoch FROM now()) THEN
-    RAISE SQLSTATE 'PT401' USING MESSAGE = 'the token has expired; log in again';
-  END IF;
-  IF v_jti !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-    v_jti := NULL;
-  END IF;
-  IF v_sub !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-    v_sub := NULL;
-  END IF;
-  -- One statement: the revocation and the account, both by primary key.
-  SELECT EXISTS (SELECT FROM data.revoked_tokens t WHERE t.jti = v_jti::uuid) AS revoked,
-         u.id, u.is_active, u.role
-  INTO v_user
-  FROM (SELECT) AS one LEFT JOIN data.users u ON u.id = v_sub::uuid;
-  IF v_user.revoked THEN
-    RAISE SQLSTATE 'PT401' USING
-      MESSAGE = 'this token was revoked (logged out); log in again',
-      DETAIL = 'revoked token';
-  END IF;
-  IF v_sub IS NOT NULL THEN
-    IF v_user.id IS NULL OR NOT v_user.is_active THEN
-      RAISE SQLSTATE 'PT401' USING
-        MESSAGE = 'the account of this token no longer exists or was deactivated',
-        HINT = 'ask an admin to reactivate the account';
-    END IF;
-    IF v_user.role IS DISTINCT FROM v_claims ->> 'role' THEN
-      RAISE SQLSTATE 'PT401' USING
-        MESSAGE = 'the account''s role changed since this token was issued; log in again';
-    END IF;
-  END IF;
+  PERFORM app.refuse_token(app.token_problem(v_claims));
 END
 $$;
 

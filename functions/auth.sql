@@ -35,14 +35,23 @@ $$;
 -- Checks an email and password and records the attempt. Returns one row: outcome 'ok' (with
 -- the account), 'invalid' (wrong email or password — the two are not told apart), or 'locked'
 -- (too many failures; retry_after says in how many seconds to try again). Call it for every
--- login; p_address is the client's address, for the per-address limit.
+-- login; p_address is the client's address, for the per-address limits.
 --
--- Limits: login.max_failures_per_account (default 5) failures of one email inside
--- login.window_seconds (default 900; a success clears the account's count), and
--- login.max_failures_per_address (default 20) failures from one address in the same window.
+-- Limits, inside login.window_seconds (default 900):
+--  - one address and one email: login.max_failures_per_account (default 5) failures lock that
+--    pair for the window (a success from that address clears it). A guesser is stopped here;
+--  - one address, any email: login.max_failures_per_address (default 20) failures lock the
+--    address for the window (password spraying);
+--  - one email, any address: from login.max_failures_per_account failures on (a success from
+--    anywhere clears them) each next try waits 2, 4, 8 ... seconds after the last failure, at
+--    most login.max_account_delay_seconds (default 60). It slows a guesser with many addresses
+--    down without handing a stranger a way to lock the owner out for the whole window.
+-- Attempts for one email are serialised (an advisory lock on the email, held until the end of
+-- the transaction), so 40 parallel guesses run at most the limit's bcrypts, not 40.
 -- Timing: whether or not the email exists, exactly one bcrypt runs (against a fresh salt
 -- of the same cost when there is no account), so the answer time does not reveal accounts.
--- A locked answer runs no bcrypt, but locks are kept per email string, existing or not.
+-- A locked answer runs no bcrypt and is not recorded; locks are kept per email string,
+-- existing or not.
 CREATE FUNCTION app.login(p_email text, p_password text, p_address inet DEFAULT NULL)
 RETURNS TABLE (outcome text, retry_after integer, user_id uuid, email text, role text,
                full_name text, sales_person text)
@@ -52,25 +61,39 @@ DECLARE
   v_window interval := make_interval(secs => app.login_setting('login.window_seconds', 900));
   v_max_account integer := app.login_setting('login.max_failures_per_account', 5);
   v_max_address integer := app.login_setting('login.max_failures_per_address', 20);
+  v_max_delay integer := app.login_setting('login.max_account_delay_seconds', 60);
   v_unlock_at timestamptz;
   v_user data.users;
   v_hash text;
   v_ok boolean;
 BEGIN
-  -- The moment the account, or the address, gets a try back: when the max-th most recent
-  -- failure inside the window leaves it. NULL when neither is locked.
+  -- One email's attempts one after the other: the count below then sees every earlier
+  -- attempt (each statement of a VOLATILE function reads the latest commits). The two-key
+  -- form keeps these locks apart from the one-key advisory locks used elsewhere.
+  PERFORM pg_advisory_xact_lock(20261203, hashtext(v_email));
+
+  -- The moment this try is allowed: the latest of the three limits' unlock times.
   SELECT max(unlock) INTO v_unlock_at FROM (
     (SELECT a.at + v_window AS unlock FROM data.login_attempts a
-     WHERE lower(a.email) = v_email AND NOT a.succeeded AND a.at > now() - v_window
+     WHERE lower(a.email) = v_email AND a.address IS NOT DISTINCT FROM p_address AND NOT a.succeeded
+       AND a.at > now() - v_window
        AND a.at > coalesce((SELECT max(s.at) FROM data.login_attempts s
-                            WHERE lower(s.email) = v_email AND s.succeeded), '-infinity')
+                            WHERE lower(s.email) = v_email AND s.address IS NOT DISTINCT FROM p_address
+                              AND s.succeeded), '-infinity')
      ORDER BY a.at DESC OFFSET v_max_account - 1 LIMIT 1)
     UNION ALL
     (SELECT a.at + v_window FROM data.login_attempts a
      WHERE p_address IS NOT NULL AND a.address = p_address AND NOT a.succeeded
        AND a.at > now() - v_window
-     ORDER BY a.at DESC OFFSET v_max_address - 1 LIMIT 1)) locks;
-  IF v_unlock_at IS NOT NULL THEN
+     ORDER BY a.at DESC OFFSET v_max_address - 1 LIMIT 1)
+    UNION ALL
+    (SELECT max(a.at) + make_interval(secs => least(v_max_delay, 2 ^ least(30, count(*) - v_max_account + 1)))
+     FROM data.login_attempts a
+     WHERE lower(a.email) = v_email AND NOT a.succeeded AND a.at > now() - v_window
+       AND a.at > coalesce((SELECT max(s.at) FROM data.login_attempts s
+                            WHERE lower(s.email) = v_email AND s.succeeded), '-infinity')
+     HAVING count(*) >= v_max_account)) locks;
+  IF v_unlock_at > now() THEN
     RETURN QUERY SELECT 'locked'::text, greatest(1, ceil(extract(epoch FROM v_unlock_at - now())))::integer,
                         NULL::uuid, NULL::text, NULL::text, NULL::text, NULL::text;
     RETURN;
@@ -107,11 +130,110 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
   WHERE id = p_user_id AND is_active
 $$;
 
--- True when the token's jti is revoked; the Python service asks before it trusts a token.
-CREATE FUNCTION app.token_revoked(p_jti uuid) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
-  SELECT EXISTS (SELECT FROM data.revoked_tokens WHERE jti = p_jti)
+-- THE token check, the one place that decides whether a signed token is still good. PostgREST
+-- runs it before every /api/ request (app.check_request, functions/00_claims.sql); the Python
+-- service runs it for /auth/ and /events with the claims it verified (gateway/auth.py), and
+-- again at every wake-up and heartbeat of an open /events stream. The signature and the
+-- audience's value are checked before, by PostgREST and by pyjwt. Returns NULL when the token
+-- is good, else {code, message[, hint]}. A token is refused when:
+--  - it lacks aud, exp, iat or jti (PostgREST would accept it; ours always carry all four:
+--    without jti a token could not be revoked, without iat not ended by tokens_valid_after);
+--  - it has expired (no grace: issuer and API share one clock), or says it was issued more
+--    than a minute in the future (it would outlive tokens_valid_after);
+--  - its role is not one of the API's;
+--  - its jti was revoked (logout);
+--  - it names an account (sub) that is gone, deactivated or now has another role;
+--  - it was issued before the account's tokens_valid_after: the password, the role or the
+--    active flag changed since (trigger below). iat has one-second resolution and
+--    tokens_valid_after is kept to the second, so a token issued in the same second as the
+--    change stays good: a login right after a reset works, at the price of a window of under
+--    one second.
+-- Reads only, two primary-key lookups: it runs on every API request, GETs included.
+CREATE FUNCTION app.token_problem(p_claims jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
+DECLARE
+  c_uuid constant text := '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+  v_now numeric := extract(epoch FROM now());
+  v_sub text := p_claims ->> 'sub';
+  v_jti text := p_claims ->> 'jti';
+  v_row record;
+BEGIN
+  IF p_claims IS NULL OR NOT p_claims ? 'aud' OR jsonb_typeof(p_claims -> 'exp') IS DISTINCT FROM 'number'
+     OR jsonb_typeof(p_claims -> 'iat') IS DISTINCT FROM 'number' OR v_jti IS NULL OR v_jti !~* c_uuid THEN
+    RETURN jsonb_build_object('code', 'TOKEN_INCOMPLETE',
+      'message', 'the token lacks an audience (aud), expiry (exp), issue time (iat) or id (jti); log in for a valid token');
+  END IF;
+  IF (p_claims ->> 'exp')::numeric <= v_now THEN
+    RETURN jsonb_build_object('code', 'TOKEN_EXPIRED', 'message', 'the token has expired; log in again');
+  END IF;
+  IF (p_claims ->> 'iat')::numeric > v_now + 60 THEN
+    RETURN jsonb_build_object('code', 'TOKEN_INVALID', 'message', 'the token says it was issued in the future; log in again');
+  END IF;
+  IF coalesce(p_claims ->> 'role', '') NOT IN ('anon', 'sales_rep', 'manager', 'admin') THEN
+    RETURN jsonb_build_object('code', 'TOKEN_INVALID',
+      'message', format('the token''s role %s is not a role of this API', p_claims ->> 'role'),
+      'hint', 'roles are anon, sales_rep, manager and admin; log in again for a valid token');
+  END IF;
+  IF v_sub IS NOT NULL AND v_sub !~* c_uuid THEN
+    RETURN jsonb_build_object('code', 'ACCOUNT_GONE', 'message', 'the token names no account of this API');
+  END IF;
+  -- One statement: the revocation and the account, both by primary key.
+  SELECT EXISTS (SELECT FROM data.revoked_tokens t WHERE t.jti = v_jti::uuid) AS revoked,
+         u.id, u.is_active, u.role, u.tokens_valid_after
+  INTO v_row
+  FROM (SELECT) AS one LEFT JOIN data.users u ON u.id = v_sub::uuid;
+  IF v_row.revoked THEN
+    RETURN jsonb_build_object('code', 'TOKEN_REVOKED', 'message', 'this token was revoked (logged out); log in again');
+  END IF;
+  IF v_sub IS NULL THEN
+    RETURN NULL;  -- a script's token (mangalm token without --user): no account to follow
+  END IF;
+  IF v_row.id IS NULL OR NOT v_row.is_active THEN
+    RETURN jsonb_build_object('code', 'ACCOUNT_GONE',
+      'message', 'the account of this token no longer exists or was deactivated',
+      'hint', 'ask an admin to reactivate the account');
+  END IF;
+  IF v_row.role IS DISTINCT FROM p_claims ->> 'role' THEN
+    RETURN jsonb_build_object('code', 'ROLE_CHANGED',
+      'message', 'the account''s role changed since this token was issued; log in again');
+  END IF;
+  IF (p_claims ->> 'iat')::numeric < extract(epoch FROM v_row.tokens_valid_after) THEN
+    RETURN jsonb_build_object('code', 'TOKEN_ENDED',
+      'message', 'the account''s password, role or status changed since this token was issued; log in again');
+  END IF;
+  RETURN NULL;
+END
 $$;
+
+-- Raises app.token_problem's answer as PT401 (PostgREST: 401 with that message; the code goes
+-- in details); does nothing when p_problem is NULL.
+CREATE FUNCTION app.refuse_token(p_problem jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF p_problem IS NOT NULL THEN
+    RAISE SQLSTATE 'PT401' USING MESSAGE = p_problem ->> 'message', DETAIL = p_problem ->> 'code',
+      HINT = coalesce(p_problem ->> 'hint', '');
+  END IF;
+END
+$$;
+
+-- Ends an account's tokens when what they stand for changes: its password (reset, own
+-- change, CLI, a re-hash at a new cost at login), its role or its active flag, whatever the
+-- path (API, CLI, functions). Kept to the second: see app.token_problem. Security definer, so
+-- it may wake the open /events streams (NOTIFY is the owner's right); they re-check at once.
+CREATE FUNCTION app.tg_users_end_tokens() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, data AS $$
+BEGIN
+  NEW.tokens_valid_after := date_trunc('second', now());
+  PERFORM pg_notify('mangalm_tokens', '');
+  RETURN NEW;
+END
+$$;
+DROP TRIGGER IF EXISTS "15_end_tokens" ON data.users;
+CREATE TRIGGER "15_end_tokens" BEFORE UPDATE OF password_hash, role, is_active ON data.users
+  FOR EACH ROW WHEN (OLD.password_hash IS DISTINCT FROM NEW.password_hash OR OLD.role IS DISTINCT FROM NEW.role
+                     OR OLD.is_active IS DISTINCT FROM NEW.is_active)
+  EXECUTE FUNCTION app.tg_users_end_tokens();
 
 -- Revokes a token (logout): PostgREST refuses it from the next request on. Returns false
 -- when it was revoked already. Revocations of tokens that have expired anyway are purged.
@@ -125,36 +247,53 @@ BEGIN
   VALUES (p_jti, (SELECT id FROM data.users WHERE id = p_user_id), p_expires_at)
   ON CONFLICT (jti) DO NOTHING;
   GET DIAGNOSTICS v_new = ROW_COUNT;
+  PERFORM pg_notify('mangalm_tokens', '');  -- open /events streams re-check their token now
   RETURN v_new;
 END
 $$;
 
--- Creates a user with a bcrypt password (admins only); returns the new id. The API calls it
--- through api.create_user (views/10_api_core.sql), which answers with the new account's row.
-CREATE FUNCTION app.create_user(p_email text, p_password text, p_role text, p_full_name text,
-                                p_sales_person text) RETURNS uuid
+-- A ticket for GET /events (POST /auth/ticket): EventSource cannot send an Authorization
+-- header, and a token in a URL ends up in logs (nginx's error log keeps the request line
+-- when the service is down). A ticket is 256 random bits, good once, for 30 seconds, bound
+-- to the token's claims (so its user and jti); only its SHA-256 is stored. The token must
+-- pass app.token_problem, and be a signed-in user's (or a script's), not anon's.
+CREATE FUNCTION app.issue_event_ticket(p_claims jsonb)
+RETURNS TABLE (ticket text, expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
 DECLARE
-  v_id uuid;
+  v_ticket text := encode(public.gen_random_bytes(32), 'hex');
+  v_expires timestamptz := now() + interval '30 seconds';
 BEGIN
-  IF app.current_app_role() <> 'admin' THEN
-    RAISE SQLSTATE 'PT403' USING MESSAGE = 'only admins create users';
+  PERFORM app.refuse_token(app.token_problem(p_claims));
+  IF p_claims ->> 'role' = 'anon' THEN
+    RAISE SQLSTATE 'PT401' USING MESSAGE = 'live events need a signed-in user''s token',
+      DETAIL = 'NO_TOKEN', HINT = 'get one with POST /auth/login';
   END IF;
-  PERFORM app.check_password(p_password);
-  IF p_role IS NULL OR p_role NOT IN ('sales_rep', 'manager', 'admin') THEN
-    RAISE SQLSTATE '22023' USING
-      MESSAGE = format('role must be sales_rep, manager or admin, not %s', coalesce(p_role, 'empty'));
+  DELETE FROM data.event_tickets t WHERE t.expires_at < now();
+  INSERT INTO data.event_tickets (ticket_hash, user_id, jti, claims, expires_at)
+  VALUES (sha256(convert_to(v_ticket, 'UTF8')), (p_claims ->> 'sub')::uuid, (p_claims ->> 'jti')::uuid,
+          p_claims, v_expires);
+  RETURN QUERY SELECT v_ticket, v_expires;
+END
+$$;
+
+-- Uses up a ticket (GET /events?ticket=...): returns the claims of the token it was issued
+-- for, after checking that token again; PT401 when the ticket is unknown, used or expired.
+-- The DELETE makes it single-use even when two requests race with the same ticket.
+CREATE FUNCTION app.redeem_event_ticket(p_ticket text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
+DECLARE
+  v_claims jsonb;
+BEGIN
+  DELETE FROM data.event_tickets t
+  WHERE t.ticket_hash = sha256(convert_to(coalesce(p_ticket, ''), 'UTF8')) AND t.expires_at > now()
+  RETURNING t.claims INTO v_claims;
+  IF v_claims IS NULL THEN
+    RAISE SQLSTATE 'PT401' USING MESSAGE = 'this ticket is unknown, used or expired',
+      DETAIL = 'TICKET_INVALID', HINT = 'get a new one with POST /auth/ticket just before connecting';
   END IF;
-  IF p_email IS NULL OR btrim(p_email) !~ '^[^@\s]+@[^@\s]+$' THEN
-    RAISE SQLSTATE '22023' USING MESSAGE = format('%s is not an email address', coalesce(p_email, 'an empty value'));
-  END IF;
-  IF EXISTS (SELECT FROM data.users u WHERE lower(u.email) = lower(btrim(p_email))) THEN
-    RAISE SQLSTATE 'PT409' USING MESSAGE = format('a user with the email %s already exists', btrim(p_email));
-  END IF;
-  INSERT INTO data.users (email, password_hash, role, full_name, sales_person)
-  VALUES (btrim(p_email), app.hash_password(p_password), p_role, p_full_name, p_sales_person)
-  RETURNING id INTO v_id;
-  RETURN v_id;
+  PERFORM app.refuse_token(app.token_problem(v_claims));
+  RETURN v_claims;
 END
 $$;
 
@@ -200,12 +339,8 @@ BEGIN
   IF app.current_app_role() <> 'admin' THEN
     RAISE SQLSTATE 'PT403' USING MESSAGE = 'only admins reset other users'' passwords';
   END IF;
-  PERFORM app.check_password(new_password);
-  UPDATE data.users SET password_hash = app.hash_password(new_password)
-  WHERE id = reset_password.user_id;
-  IF NOT FOUND THEN
-    RAISE SQLSTATE 'PT404' USING MESSAGE = format('no user with the id %s', reset_password.user_id);
-  END IF;
+  -- The same reset as `mangalm user set --password` (functions/users.sql): 404 for no such user.
+  PERFORM app.set_password(reset_password.user_id::text, new_password);
   RETURN true;
 END
 $$;

@@ -166,14 +166,6 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
               ELSE p_value END
 $$;
 
--- Publish an event on the live-events channel (GET /events turns it into server-sent events).
--- Security definer: only the owner may call pg_notify (db/grants.sql); the API roles reach it
--- through the functions that change data (orders, predictions).
-CREATE FUNCTION app.publish_event(p_event jsonb) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $$
-  SELECT pg_notify('mangalm_events', p_event::text)
-$$;
-
 -- Start an upload: the job row (status 'receiving') and its staging table with n text
 -- columns c1..cn. Called by gateway/loader.py once the header has been read and accepted.
 CREATE FUNCTION app.begin_upload(p_filename text, p_columns jsonb, p_ncols integer,
@@ -210,7 +202,7 @@ RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 BEGIN
   UPDATE data.upload_jobs SET lines = p_lines, bytes = p_bytes WHERE id = p_job AND status = 'receiving';
-  PERFORM app.publish_event(jsonb_build_object('type', 'upload_progress', 'job_id', p_job,
+  PERFORM app.publish_event('upload_progress', jsonb_build_object('job_id', p_job,
     'phase', 'receiving', 'lines', p_lines, 'percent', round(p_percent, 1)));
 END
 $$;
@@ -232,7 +224,7 @@ BEGIN
     RAISE EXCEPTION 'upload job % is not receiving (it may have been abandoned)', p_job;
   END IF;
   PERFORM pg_notify('mangalm_jobs', p_job::text);
-  PERFORM app.publish_event(jsonb_build_object('type', 'upload_progress', 'job_id', p_job,
+  PERFORM app.publish_event('upload_progress', jsonb_build_object('job_id', p_job,
     'phase', 'queued', 'lines', p_lines, 'percent', 100));
   PERFORM app.release_job(p_job);
   RETURN j;
@@ -752,7 +744,7 @@ BEGIN
       timings = v_timings || jsonb_build_object('path', CASE WHEN v_bulk THEN 'bulk' ELSE 'incremental' END,
                                                 'numbers', CASE WHEN v_careful THEN 'careful' ELSE 'fast' END)
   WHERE id = p_job;
-  PERFORM app.publish_event(jsonb_build_object('type', 'upload_finished', 'job_id', p_job, 'status', 'succeeded',
+  PERFORM app.publish_event('upload_finished', jsonb_build_object('job_id', p_job, 'status', 'succeeded',
     'dry_run', j.dry_run, 'lines', v_lines, 'loaded', v_loaded, 'rejected', v_rejected,
     'new_stores', v_new_stores, 'new_products', v_new_products));
   -- (The data_changed event with the touched stores is app.refresh_derived's to send.)

@@ -57,7 +57,7 @@ BEGIN
     SET status = 'running', attempts = attempts + 1, locked_by = p_worker, started_at = now(), finished_at = NULL
     WHERE id = v_id
     RETURNING *;
-  PERFORM app.publish_event(jsonb_build_object('type', 'upload_progress', 'job_id', v_id,
+  PERFORM app.publish_event('upload_progress', jsonb_build_object('job_id', v_id,
     'phase', 'processing', 'lines', (SELECT lines FROM data.upload_jobs WHERE id = v_id), 'percent', 0));
 END
 $$;
@@ -86,7 +86,7 @@ BEGIN
     IF j.staging_table IS NOT NULL THEN
       EXECUTE format('DROP TABLE IF EXISTS staging.%I', j.staging_table);
     END IF;
-    PERFORM app.publish_event(jsonb_build_object('type', 'upload_finished', 'job_id', p_job, 'status', 'failed',
+    PERFORM app.publish_event('upload_finished', jsonb_build_object('job_id', p_job, 'status', 'failed',
       'lines', j.lines, 'loaded', 0, 'rejected', 0, 'new_stores', 0, 'new_products', 0, 'error', left(p_error, 500)));
   ELSE
     PERFORM pg_notify('mangalm_jobs', p_job::text);

@@ -361,8 +361,7 @@ BEGIN
   IF p_prediction_id IS NOT NULL THEN
     UPDATE data.predicted_orders SET status = 'converted', order_id = v_order_id WHERE id = p_prediction_id;
   END IF;
-  PERFORM app.publish_event(jsonb_build_object(
-    'type', 'data_changed', 'source', 'orders', 'store_ids', jsonb_build_array(v_store_id)));
+  PERFORM app.publish_event('data_changed', jsonb_build_object('source', 'orders', 'store_ids', jsonb_build_array(v_store_id)));
   RETURN v_order_id;
 END
 $$;
@@ -385,8 +384,7 @@ BEGIN
   IF v_store_id IS NULL THEN
     PERFORM app.refuse(404, format('prediction %s not found (or not for one of your stores)', p_prediction_id));
   END IF;
-  PERFORM app.publish_event(jsonb_build_object(
-    'type', 'data_changed', 'source', 'predictions', 'store_ids', jsonb_build_array(v_store_id)));
+  PERFORM app.publish_event('data_changed', jsonb_build_object('source', 'predictions', 'store_ids', jsonb_build_array(v_store_id)));
   RETURN p_prediction_id;
 END
 $$;

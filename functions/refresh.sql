@@ -105,8 +105,8 @@ BEGIN
 
   PERFORM set_config('mangalm.recent_lines', '', true);
   PERFORM set_config('mangalm.refresh_timings', v_timings::text, true);
-  PERFORM app.publish_event(jsonb_build_object(
-    'type', 'data_changed', 'source', coalesce(p_source, 'analytics'), 'as_of', v_as_of,
+  PERFORM app.publish_event('data_changed', jsonb_build_object(
+    'source', coalesce(p_source, 'analytics'), 'as_of', v_as_of,
     'store_ids', CASE WHEN p_store_ids IS NOT NULL AND cardinality(p_store_ids) <= 200 THEN to_jsonb(p_store_ids) END,
     'store_count', coalesce(cardinality(p_store_ids), (SELECT count(*) FROM data.stores))));
 END

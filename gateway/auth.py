@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
-import uuid
 from datetime import datetime, timezone
 
 import jwt
@@ -73,60 +72,53 @@ def client_address(request: Request) -> str | None:
         return None
 
 
-def bearer_token(request: Request, allow_query: bool = False) -> str:
-    """The token of the request: `Authorization: Bearer ...`, or (for EventSource, which
-    cannot send headers) `?token=...` where allowed."""
+def bearer_token(request: Request) -> str:
+    """The token of the request: `Authorization: Bearer ...` only. A token is never taken from
+    the URL, where logs keep it (GET /events takes a ticket instead: POST /auth/ticket)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    if allow_query and request.query_params.get("token"):
-        return request.query_params["token"]
     raise AuthError(401, "NO_TOKEN", "this needs a token: send Authorization: Bearer TOKEN",
                     "get one with POST /auth/login")
 
 
-async def authenticate(request: Request, allow_query: bool = False) -> dict:
-    """The claims of the request's token after every check PostgREST makes too: signature
-    (HS256 only, so alg none is refused), expiry, audience, a role of this API, not revoked,
-    and its account still active with the same role. Raises AuthError (401) otherwise."""
-    token = bearer_token(request, allow_query)
-    settings = request.app.state.settings
+def refused(e: psycopg.Error) -> AuthError | None:
+    """The 401 for a PT401 the database raised (app.refuse_token: its code is in DETAIL)."""
+    if e.sqlstate != "PT401":
+        return None
+    diag = e.diag
+    return AuthError(401, diag.message_detail or "TOKEN_INVALID", diag.message_primary or "the token is refused",
+                     diag.message_hint or None)
+
+
+async def check_claims(settings, claims: dict) -> None:
+    """Raises AuthError (401) when app.token_problem refuses the claims: the same check
+    PostgREST runs before every /api/ request (app.check_request)."""
+    async with await aconnect(settings, autocommit=True) as conn:
+        row = await (await conn.execute("SELECT app.token_problem(%s::jsonb)", (json.dumps(claims),))).fetchone()
+    if row[0]:
+        raise AuthError(401, row[0]["code"], row[0]["message"], row[0].get("hint"))
+
+
+def verified_claims(settings, token: str) -> dict:
+    """The claims of a token with a good signature (tokens.verify); AuthError (401) otherwise."""
     try:
-        claims = tokens.verify(settings, token)
+        return tokens.verify(settings, token)
     except jwt.ExpiredSignatureError:
         raise AuthError(401, "TOKEN_EXPIRED", "the token has expired; log in again") from None
     except jwt.InvalidAudienceError:
         raise AuthError(401, "TOKEN_INVALID", "the token is not for this API (wrong audience)") from None
     except jwt.InvalidTokenError as e:
         raise AuthError(401, "TOKEN_INVALID", f"the token is not valid: {e}") from None
-    if claims.get("role") not in tokens.ROLES:
-        raise AuthError(401, "TOKEN_INVALID", f"the token's role {claims.get('role')} is not a role of this API")
-    try:
-        jti = uuid.UUID(str(claims.get("jti")))
-    except ValueError:
-        jti = None
-    user_id = claims.get("sub")
-    async with await aconnect(settings, autocommit=True) as conn:
-        if jti is not None:
-            row = await (await conn.execute("SELECT app.token_revoked(%s)", (jti,))).fetchone()
-            if row[0]:
-                raise AuthError(401, "TOKEN_REVOKED", "this token was revoked (logged out); log in again")
-        user = None
-        if user_id:
-            try:
-                cur = await conn.execute("SELECT * FROM app.session_user_info(%s)", (str(uuid.UUID(str(user_id))),))
-                user = await cur.fetchone()
-            except ValueError:
-                user = None
-            if user is None:
-                raise AuthError(401, "ACCOUNT_GONE", "the account of this token no longer exists or was deactivated")
-            names = [c.name for c in cur.description]
-            user = dict(zip(names, user))
-            if user["role"] != claims["role"]:
-                raise AuthError(401, "ROLE_CHANGED", "the account's role changed since this token was issued; log in again")
-    claims["_jti"] = jti
-    claims["_user"] = user
+
+
+async def authenticate(request: Request) -> dict:
+    """The claims of the request's token: the signature here (pyjwt), everything else in the
+    database (app.token_problem). Raises AuthError (401) otherwise."""
+    settings = request.app.state.settings
+    claims = verified_claims(settings, bearer_token(request))
+    await check_claims(settings, claims)
     return claims
 
 
@@ -177,26 +169,47 @@ async def login(request: Request) -> JSONResponse:
 async def me(request: Request) -> JSONResponse:
     """GET /auth/me -> the token's account, role and expiry."""
     claims = await authenticate(request)
-    return JSONResponse({"user": _user_json(claims["_user"]), "role": claims["role"],
-                         "expires_at": iso(claims["exp"]),
-                         "token_id": str(claims["_jti"]) if claims["_jti"] else None})
+    user = None
+    if claims.get("sub"):
+        async with await aconnect(request.app.state.settings, autocommit=True) as conn:
+            cur = await conn.execute("SELECT * FROM app.session_user_info(%s)", (claims["sub"],))
+            row = await cur.fetchone()
+            user = dict(zip([c.name for c in cur.description], row)) if row else None
+    return JSONResponse({"user": _user_json(user), "role": claims["role"], "expires_at": iso(claims["exp"]),
+                         "token_id": claims["jti"]})
 
 
 @json_errors
 async def logout(request: Request) -> JSONResponse:
     """POST /auth/logout -> revokes the token's jti; PostgREST refuses it from then on."""
     claims = await authenticate(request)
-    if claims["_jti"] is None:
-        raise AuthError(422, "NOT_REVOCABLE", "this token has no id (jti), so it cannot be revoked",
-                        "it stops working when it expires")
-    user_id = str(claims["_user"]["user_id"]) if claims["_user"] else None
     async with await aconnect(request.app.state.settings, autocommit=True) as conn:
-        await conn.execute("SELECT app.revoke_token(%s, %s, to_timestamp(%s))", (claims["_jti"], user_id, claims["exp"]))
-    return JSONResponse({"revoked": True, "token_id": str(claims["_jti"])})
+        await conn.execute("SELECT app.revoke_token(%s, %s, to_timestamp(%s))",
+                           (claims["jti"], claims.get("sub"), claims["exp"]))
+    return JSONResponse({"revoked": True, "token_id": claims["jti"]})
+
+
+@json_errors
+async def ticket(request: Request) -> JSONResponse:
+    """POST /auth/ticket (Bearer) -> {ticket, expires_at}: a single-use, 30-second pass for
+    GET /events?ticket=..., so the token itself never travels in a URL."""
+    settings = request.app.state.settings
+    claims = verified_claims(settings, bearer_token(request))
+    try:
+        async with await aconnect(settings, autocommit=True) as conn:
+            row = await (await conn.execute("SELECT * FROM app.issue_event_ticket(%s::jsonb)",
+                                            (json.dumps(claims),))).fetchone()
+    except psycopg.Error as e:
+        if (err := refused(e)) is None:
+            raise
+        raise err from None
+    return JSONResponse({"ticket": row[0], "expires_at": row[1].isoformat().replace("+00:00", "Z")},
+                        headers={"Cache-Control": "no-store"})
 
 
 ROUTES = [
     Route("/auth/login", login, methods=["POST"]),
     Route("/auth/me", me, methods=["GET"]),
     Route("/auth/logout", logout, methods=["POST"]),
+    Route("/auth/ticket", ticket, methods=["POST"]),
 ]

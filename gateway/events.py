@@ -1,15 +1,20 @@
-"""GET /events: server-sent events from the database's NOTIFY mangalm_events.
+"""GET /events: server-sent events of what the database published (app.publish_event).
 
-One LISTEN connection per service process, shared by every open stream: each subscriber gets
-its own queue. The listener starts with the first subscriber and stops with the last, and
-reconnects by itself (with backoff) when the database goes away; after such a gap it sends a
-`data_changed` event with source "reconnect", so dashboards refresh what they may have missed.
+The database writes each event to data.events and sends NOTIFY mangalm_events as a wake-up;
+a change that ends tokens (logout, a password, role or active-flag change) sends NOTIFY
+mangalm_tokens. One LISTEN connection per service process, shared by every open stream, only
+wakes the streams: a notification's payload is never trusted (any SQL session may NOTIFY).
+Each woken stream reads the rows after the last one it sent through app.events_since, which
+re-checks its token and decides what this subscriber may see (reps: their stores only). The
+listener starts with the first subscriber and stops with the last, and reconnects by itself
+(with backoff) when the database goes away; rows written meanwhile are read after it.
 
-Events are named by their "type" (upload_progress, upload_finished, data_changed) and carry the
-database's JSON unchanged. Sales reps get only `data_changed` events that touch their stores
-(store_ids narrowed to theirs); uploads are a manager's business. A comment line every
-MANGALM_EVENTS_HEARTBEAT seconds (15) keeps proxies and browsers from closing an idle stream.
-The stream ends when the token expires (EventSource then reconnects and gets a 401).
+The stream is opened with a ticket (POST /auth/ticket, single use, 30 s), never a token in
+the URL; or with an Authorization header. It re-checks its token at every wake-up and at
+every heartbeat (a comment line every MANGALM_EVENTS_HEARTBEAT seconds, 15, which also keeps
+proxies from closing an idle stream), and ends with a `token_ended` event saying why once the
+token is no longer good (logout, expiry, deactivation, role or password change). EventSource
+then reconnects; the dashboard fetches a fresh ticket first (dashboard/public/live.js).
 """
 from __future__ import annotations
 
@@ -24,104 +29,69 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from .auth import AuthError, authenticate, json_errors
+from .auth import AuthError, authenticate, json_errors, refused
 from .db import aconnect
 from .logs import log_event
 
-CHANNEL = "mangalm_events"
+CHANNELS = ("mangalm_events", "mangalm_tokens")
 HEARTBEAT_SECONDS = float(os.environ.get("MANGALM_EVENTS_HEARTBEAT", "15"))
-# A client that does not read its stream is dropped rather than buffered forever.
-QUEUE_SIZE = 1000
+# Events are numbered when written but committed in any order: each read looks back this many
+# ids and skips those already sent, so an event that commits late is not lost.
+LOOKBACK = 100
+# At most one read per stream in this many seconds: a flood of notifications (anyone may
+# NOTIFY) costs each stream a few reads a second, not one per notification.
+MIN_READ_INTERVAL = 0.25
 
 
 class Broadcaster:
-    """Fans the notifications of one LISTEN connection out to every subscriber's queue."""
+    """Wakes every subscriber when one LISTEN connection hears anything."""
 
     def __init__(self, settings):
         self.settings = settings
-        self.subscribers: set[asyncio.Queue] = set()
+        self.subscribers: set[asyncio.Event] = set()
         self.task: asyncio.Task | None = None
         self.listening = asyncio.Event()
 
-    def subscribe(self) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
-        self.subscribers.add(queue)
+    def subscribe(self) -> asyncio.Event:
+        wake = asyncio.Event()
+        self.subscribers.add(wake)
         if self.task is None or self.task.done():
             self.listening.clear()
             self.task = asyncio.create_task(self._listen())
-        return queue
+        return wake
 
-    def unsubscribe(self, queue: asyncio.Queue) -> None:
-        self.subscribers.discard(queue)
+    def unsubscribe(self, wake: asyncio.Event) -> None:
+        self.subscribers.discard(wake)
 
-    def publish(self, event: dict) -> None:
-        for queue in list(self.subscribers):
-            try:
-                queue.put_nowait(event)
-            except asyncio.QueueFull:
-                self.subscribers.discard(queue)
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-                queue.put_nowait(None)  # tells the stream to end
+    def wake_all(self) -> None:
+        for wake in list(self.subscribers):
+            wake.set()
 
     async def _listen(self) -> None:
-        backoff, missed = 0.5, False
+        backoff = 0.5
         while self.subscribers:
             try:
                 async with await aconnect(self.settings, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    for channel in CHANNELS:
+                        await conn.execute(f"LISTEN {channel}")
                     self.listening.set()
-                    if missed:
-                        self.publish({"type": "data_changed", "source": "reconnect", "store_ids": None})
-                    backoff, missed = 0.5, False
+                    self.wake_all()  # after a gap: read what was written meanwhile
+                    backoff = 0.5
                     while self.subscribers:
                         # A timeout lets the loop notice when the last subscriber has gone.
-                        async for note in conn.notifies(timeout=2.0):
-                            self.publish(_parse(note.payload))
+                        async for _note in conn.notifies(timeout=2.0):
+                            self.wake_all()
             except (psycopg.Error, OSError) as e:
                 self.listening.clear()
-                missed = True
                 log_event("EVENTS_LISTEN_LOST", error=str(e).strip().splitlines()[0][:200] if str(e).strip() else "")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
         self.listening.clear()
 
 
-def _parse(payload: str) -> dict:
-    try:
-        event = json.loads(payload)
-    except ValueError:
-        event = None
-    if not isinstance(event, dict):
-        event = {"type": "message", "data": payload}
-    event.setdefault("type", "message")
-    return event
-
-
-def for_subscriber(event: dict, role: str, store_ids: set[str] | None) -> dict | None:
-    """The event as this subscriber may see it, or None. store_ids is the rep's stores."""
-    if role != "sales_rep":
-        return event
-    if event.get("type") != "data_changed":
-        return None
-    touched = event.get("store_ids")
-    if not isinstance(touched, list):
-        return event
-    mine = [s for s in touched if s in (store_ids or set())]
-    return {**event, "store_ids": mine} if mine else None
-
-
 def _sse(event: dict) -> str:
-    name = str(event.get("type", "message")).replace("\n", " ")
+    name = str(event.get("type", "message")).replace("\n", " ").replace("\r", " ")
     return f"event: {name}\ndata: {json.dumps(event, default=str)}\n\n"
-
-
-async def _rep_stores(settings, claims: dict) -> set[str]:
-    async with await aconnect(settings, autocommit=True) as conn:
-        await conn.execute("SELECT set_config('request.jwt.claims', %s, false)", (json.dumps(
-            {"sub": claims.get("sub"), "role": claims.get("role")}),))
-        rows = await (await conn.execute("SELECT app.rep_store_ids()")).fetchall()
-    return {r[0] for r in rows}
 
 
 def broadcaster(request: Request) -> Broadcaster:
@@ -131,41 +101,85 @@ def broadcaster(request: Request) -> Broadcaster:
     return state.events
 
 
+async def _db(settings, sql: str, params: tuple) -> list[tuple]:
+    """One statement on a short connection; PT401 becomes AuthError."""
+    try:
+        async with await aconnect(settings, autocommit=True) as conn:
+            return await (await conn.execute(sql, params)).fetchall()
+    except psycopg.Error as e:
+        if (err := refused(e)) is None:
+            raise
+        raise err from None
+
+
+async def _claims(request: Request) -> dict:
+    """The stream's claims: from a ticket (EventSource), or an Authorization header."""
+    params = request.query_params
+    if "token" in params:
+        raise AuthError(401, "TOKEN_IN_URL", "a token in the URL is not accepted on /events (logs would keep it)",
+                        "get a ticket with POST /auth/ticket and open /events?ticket=...")
+    if "ticket" in params:
+        rows = await _db(request.app.state.settings, "SELECT app.redeem_event_ticket(%s)", (params["ticket"],))
+        return rows[0][0]
+    claims = await authenticate(request)
+    if claims["role"] == "anon":
+        raise AuthError(401, "NO_TOKEN", "live events need a signed-in user's token", "get one with POST /auth/login")
+    return claims
+
+
 @json_errors
 async def events(request: Request):
-    """GET /events (token in Authorization, or ?token= for EventSource)."""
-    claims = await authenticate(request, allow_query=True)
-    role = claims["role"]
-    if role == "anon":
-        raise AuthError(401, "NO_TOKEN", "live events need a signed-in user's token", "get one with POST /auth/login")
-    stores = await _rep_stores(request.app.state.settings, claims) if role == "sales_rep" else None
+    """GET /events?ticket=... (or with Authorization: Bearer)."""
+    settings = request.app.state.settings
+    claims = await _claims(request)
+    claims_json = json.dumps(claims)
+    last = (await _db(settings, "SELECT app.events_last_id()", ()))[0][0]
     hub = broadcaster(request)
-    queue = hub.subscribe()
+    wake = hub.subscribe()
     expires = float(claims["exp"])
 
     async def stream():
+        nonlocal last
+        sent: set[int] = set()
+        last_read = 0.0
         try:
             # ": connected" promises delivery: it is sent once the LISTEN is in place.
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(hub.listening.wait(), timeout=5)
             yield "retry: 3000\n: connected\n\n"
             while True:
-                left = expires - time.time()
-                if left <= 0:
-                    yield _sse({"type": "token_expired", "message": "the token expired; log in again"})
-                    return
+                left = max(0.0, expires - time.time())
+                woken = False
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=min(HEARTBEAT_SECONDS, left))
+                    woken = True
+                if woken and (pause := MIN_READ_INTERVAL - (time.monotonic() - last_read)) > 0:
+                    await asyncio.sleep(pause)
+                wake.clear()
+                last_read = time.monotonic()
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=min(HEARTBEAT_SECONDS, left))
-                except asyncio.TimeoutError:
-                    yield ": heartbeat\n\n"
-                    continue
-                if event is None:
+                    # Re-checks the token (PT401 when it is no longer good), then the new rows.
+                    rows = await _db(settings, "SELECT id, event FROM app.events_since(%s, %s::jsonb)",
+                                     (max(0, last - LOOKBACK), claims_json))
+                except AuthError as e:
+                    yield _sse({"type": "token_ended", "code": e.code, "message": e.message})
                     return
-                visible = for_subscriber(event, role, stores)
-                if visible is not None:
-                    yield _sse(visible)
+                except (psycopg.Error, OSError):
+                    # The database is away: keep the stream, try again at the next wake-up.
+                    yield ": database unreachable\n\n"
+                    continue
+                for event_id, event in rows:
+                    if event_id in sent:
+                        continue
+                    sent.add(event_id)
+                    last = max(last, event_id)
+                    yield _sse(event)
+                if len(sent) > 4 * LOOKBACK:
+                    sent = {i for i in sent if i > last - LOOKBACK}
+                if not woken:
+                    yield ": heartbeat\n\n"
         finally:
-            hub.unsubscribe(queue)
+            hub.unsubscribe(wake)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -48,6 +48,22 @@ def rate_limit_exempt_lines() -> str:
     return "\n".join(lines)
 
 
+def real_ip_lines() -> str:
+    """realip lines for MANGALM_TRUSTED_PROXIES (comma-separated addresses or networks of the
+    proxies in front of nginx); empty when unset, so X-Forwarded-For from clients is ignored."""
+    lines = []
+    for item in filter(None, (p.strip() for p in os.environ.get("MANGALM_TRUSTED_PROXIES", "").split(","))):
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"MANGALM_TRUSTED_PROXIES: {item!r} is not an address or network "
+                             "(e.g. 10.0.0.5 or 10.0.0.0/8)") from None
+        lines.append(f"  set_real_ip_from {network};")
+    if lines:
+        lines += ["  real_ip_header X-Forwarded-For;", "  real_ip_recursive on;"]
+    return "\n".join(lines)
+
+
 def cors_origin_lines() -> str:
     """map block lines for MANGALM_CORS_ORIGINS: origins (scheme://host[:port]) or *."""
     origins = [p.strip().rstrip("/") for p in os.environ.get("MANGALM_CORS_ORIGINS", "").split(",") if p.strip()]
@@ -95,7 +111,7 @@ def render(settings: Settings) -> Path:
             "127.0.0.1", [settings.postgrest_instance_ports(i)[0] for i in range(settings.postgrest_instances)]),
         "SERVICE_PORT": settings.service_port,
         "RATE_LIMIT": rate_limit(), "RATE_LIMIT_EXEMPT": rate_limit_exempt_lines(),
-        "CORS_ORIGINS": cors_origin_lines(),
+        "CORS_ORIGINS": cors_origin_lines(), "REAL_IP": real_ip_lines(),
     }
     out = settings.run_dir / "nginx.conf"
     out.write_text(render_text(values))
@@ -110,6 +126,7 @@ def render_docker() -> str:
         "LISTEN_HOST": "0.0.0.0", "SERVICE_HOST": "service",
         "HTTP_PORT": 3007, "POSTGREST_SERVERS": postgrest_servers("postgrest", [3008]), "SERVICE_PORT": 3009,
         "RATE_LIMIT": DEFAULT_RATE_LIMIT, "RATE_LIMIT_EXEMPT": "", "CORS_ORIGINS": '    default "";',
+        "REAL_IP": "",
     })
 
 

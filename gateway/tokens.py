@@ -1,7 +1,9 @@
 """JWTs for PostgREST: HS256, signed with the stack's secret, 24 hours by default.
 
 Claims: sub (user id), role (the PostgreSQL role PostgREST switches to), aud, jti (so a token
-can be revoked at logout), iat, exp, and email when known.
+can be revoked at logout), iat (so it ends when its account's password, role or status
+changes), exp, and email when known. Whether a signed token is still good is decided in the
+database (app.token_problem, functions/auth.sql); this module only signs and verifies.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ def issue(settings: Settings, role: str, user_id: str | None = None, email: str 
 
 
 def verify(settings: Settings, token: str) -> dict:
-    """The claims of a valid token; raises jwt.InvalidTokenError otherwise."""
+    """The claims of a token signed with our secret (HS256 only: alg none is refused), for our
+    audience and not expired, as PostgREST's own JWT check; raises jwt.InvalidTokenError
+    otherwise. The rest (claims present, revocation, the account) is app.token_problem's."""
     return jwt.decode(token, settings.jwt_secret, algorithms=["HS256"], audience=JWT_AUDIENCE,
-                      options={"require": ["exp", "role", "aud"]})
+                      options={"require": ["exp", "iat", "aud", "jti", "role"]})

@@ -164,7 +164,8 @@ def test_gzip(gateway_url, manager_token):
 def test_request_log_has_requests_but_no_tokens(gateway_url, running_stack, manager_token):
     marker = uuid.uuid4().hex
     httpx.get(f"{gateway_url}/api/health", params={"status": f"neq.{marker}"})
-    with httpx.stream("GET", f"{gateway_url}/events", params={"token": manager_token}, timeout=10) as r:
+    with httpx.stream("GET", f"{gateway_url}/events", params={"ticket": ticket(gateway_url, manager_token)},
+                      timeout=10) as r:
         assert r.status_code == 200
     log = running_stack.log_dir / "nginx-access.log"
     assert wait_until(lambda: marker in log.read_text(), 5), "the request did not reach the log"
@@ -239,12 +240,20 @@ class Stream:
 
 
 def notify(settings, payload: dict) -> None:
+    """Publishes an event as the database's functions do (a bare NOTIFY only wakes the service)."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_notify('mangalm_events', %s)", (json.dumps(payload),))
+        conn.execute("SELECT app.publish_event(%s, %s::jsonb)", (payload["type"], json.dumps(payload)))
+
+
+def ticket(gateway_url: str, token: str) -> str:
+    """A single-use ticket for GET /events (EventSource cannot send the token in a header)."""
+    r = httpx.post(f"{gateway_url}/auth/ticket", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    return r.json()["ticket"]
 
 
 def test_events_stream_notifications_live(gateway_url, running_stack, manager_token):
-    stream = Stream(f"{gateway_url}/events", params={"token": manager_token})
+    stream = Stream(f"{gateway_url}/events", params={"ticket": ticket(gateway_url, manager_token)})
     try:
         assert stream.wait_for(lambda line: line == ": connected", 10), stream.lines
         assert stream.status == 200 and stream.headers["content-type"].startswith("text/event-stream")
@@ -284,7 +293,7 @@ def test_events_for_a_rep_are_their_stores_only(gateway_url, running_stack):
 
 @pytest.mark.slow
 def test_events_heartbeat_keeps_an_idle_stream_open(gateway_url, manager_token):
-    stream = Stream(f"{gateway_url}/events", params={"token": manager_token})
+    stream = Stream(f"{gateway_url}/events", params={"ticket": ticket(gateway_url, manager_token)})
     try:
         assert stream.wait_for(lambda line: line == ": heartbeat", 18), stream.lines
     finally:

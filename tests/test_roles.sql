@@ -3,7 +3,7 @@
 -- together; every refusal is checked for its SQLSTATE (PostgREST turns PTnnn into HTTP nnn,
 -- 22023 into 400, 42501 into 401/403).
 BEGIN;
-SELECT plan(107);
+SELECT plan(109);
 
 -- pgTAP's set comparisons build temporary tables as the role being tried. The API roles have
 -- no TEMPORARY privilege of their own (db/grants.sql), so it is lent for this transaction.
@@ -227,10 +227,12 @@ SELECT is((SELECT array_agg(outcome ORDER BY n) FROM (
              FROM generate_series(1, 6) n) attempts),
   ARRAY['invalid', 'invalid', 'invalid', 'invalid', 'invalid', 'locked'],
   'the sixth failure in a row is locked out (five per account)');
-SELECT is((SELECT outcome FROM app.login('beta@roles.test', 'beta-password', '192.0.2.12')), 'locked',
-  'the locked account stays locked, even with the right password');
-SELECT cmp_ok((SELECT retry_after FROM app.login('beta@roles.test', 'beta-password', '192.0.2.12')), '>', 800,
+SELECT is((SELECT outcome FROM app.login('beta@roles.test', 'beta-password', '192.0.2.11')), 'locked',
+  'the locked account stays locked from that address, even with the right password');
+SELECT cmp_ok((SELECT retry_after FROM app.login('beta@roles.test', 'beta-password', '192.0.2.11')), '>', 800,
   'and says when to retry (the 15-minute window)');
+SELECT cmp_ok((SELECT retry_after FROM app.login('beta@roles.test', 'beta-password', '192.0.2.12')), '<=', 60,
+  'from another address the account is only slowed down (at most a minute)');
 SELECT is(pgrst_guard.role_allowed('superhero'), false, 'an unknown role is not allowed for PostgREST''s switch');
 SELECT throws_ok($$SELECT pgrst_guard.set_config('role', 'superhero', true)$$, 'PT401', NULL,
   'switching to an unknown role answers 401');
@@ -239,18 +241,27 @@ SELECT ok((SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting
   'the authenticator resolves set_config in pgrst_guard first');
 INSERT INTO data.revoked_tokens (jti, expires_at) VALUES ('dddddddd-0000-4000-8000-000000000001', now() + interval '1 hour');
 SELECT set_config('request.jwt.claims', json_build_object('role', 'manager', 'aud', 'mangalm',
-  'exp', extract(epoch FROM now()) + 60, 'jti', 'dddddddd-0000-4000-8000-000000000001')::text, true);
+  'iat', extract(epoch FROM now())::bigint, 'exp', extract(epoch FROM now()) + 60,
+  'jti', 'dddddddd-0000-4000-8000-000000000001')::text, true);
 SELECT throws_ok('SELECT app.check_request()', 'PT401', 'this token was revoked (logged out); log in again',
   'a revoked token is refused');
 SELECT set_config('request.jwt.claims', json_build_object('role', 'manager', 'aud', 'mangalm',
-  'exp', extract(epoch FROM now()) - 1)::text, true);
+  'iat', extract(epoch FROM now())::bigint - 100, 'exp', extract(epoch FROM now()) - 1,
+  'jti', 'dddddddd-0000-4000-8000-000000000002')::text, true);
 SELECT throws_ok('SELECT app.check_request()', 'PT401', 'the token has expired; log in again',
   'an expired token is refused (no 30 s grace)');
 SELECT set_config('request.jwt.claims', json_build_object('role', 'manager', 'exp', extract(epoch FROM now()) + 60)::text, true);
 SELECT throws_ok('SELECT app.check_request()', 'PT401', NULL, 'a token without audience is refused');
+SELECT set_config('request.jwt.claims', json_build_object('role', 'manager', 'aud', 'mangalm',
+  'exp', extract(epoch FROM now()) + 60)::text, true);
+SELECT throws_ok('SELECT app.check_request()', 'PT401',
+  'the token lacks an audience (aud), expiry (exp), issue time (iat) or id (jti); log in for a valid token',
+  'a token without jti and iat is refused');
 SELECT set_config('request.jwt.claims', json_build_object('role', 'sales_rep', 'aud', 'mangalm',
-  'exp', extract(epoch FROM now()) + 60, 'sub', 'aaaaaaaa-0000-4000-8000-000000000002')::text, true);
-SELECT throws_ok('SELECT app.check_request()', 'PT401', NULL, 'a token whose account changed role is refused');
+  'iat', extract(epoch FROM now())::bigint, 'exp', extract(epoch FROM now()) + 60,
+  'jti', 'dddddddd-0000-4000-8000-000000000003', 'sub', 'aaaaaaaa-0000-4000-8000-000000000002')::text, true);
+SELECT throws_ok('SELECT app.check_request()', 'PT401',
+  'the account''s role changed since this token was issued; log in again', 'a token whose account changed role is refused');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -5,7 +5,7 @@ SELECT plan(16);
 SELECT has_schema('data');
 SELECT has_schema('api');
 SELECT tables_are('data', ARRAY[
-  'users', 'revoked_tokens', 'login_attempts', 'stores', 'store_assignments', 'store_preferences',
+  'users', 'revoked_tokens', 'login_attempts', 'event_tickets', 'events', 'stores', 'store_assignments', 'store_preferences',
   'products', 'upload_jobs', 'upload_rejects', 'orders', 'order_items', 'mangalam_invoices',
   'invoice_items', 'predicted_orders', 'predicted_order_items', 'customer_segments',
   'upselling_recommendations', 'backtest_runs', 'dashboard_settings', 'settings',

@@ -234,8 +234,11 @@ export async function downloadRejects(id) {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
-// The URL of the server-sent event stream (EventSource cannot send headers).
-export function eventsUrl() {
-  const s = session();
-  return s ? `/events${qs({ token: s.token })}` : null;
+// The URL of the server-sent event stream with a fresh ticket (POST /auth/ticket: single use,
+// 30 s). EventSource cannot send headers, and a token in a URL would end up in logs, so every
+// (re)connect asks for a new ticket. Null when signed out; a 401 here ends the session.
+export async function eventsUrl() {
+  if (!session()) return null;
+  const { ticket } = await request('/auth/ticket', { method: 'POST' });
+  return `/events${qs({ ticket })}`;
 }

@@ -34,23 +34,59 @@ function deliver(raw, name) {
   bus.dispatchEvent(new CustomEvent('event', { detail: event }));
 }
 
-// Opens the stream (once per session); the browser reconnects by itself after a drop.
+// Opens the stream (once per session). A ticket is good once, so the browser's own reconnect
+// (same URL) would be refused: on any error, or when the service ends the stream because the
+// token is no longer good (token_ended), close it and connect again with a fresh ticket. If
+// the token has ended, asking for the ticket answers 401 and the app signs out.
+let wanted = false;
+let retryTimer = null;
+let generation = 0;
+
 export function connect() {
-  if (source) return;
-  const url = eventsUrl();
-  if (!url) return;
+  wanted = true;
+  if (source || retryTimer) return;
+  open();
+}
+
+function reconnectSoon(delay = 3000) {
+  if (source) source.close();
+  source = null;
+  if (!wanted || retryTimer) return;
   status('connecting');
+  retryTimer = setTimeout(() => {
+    retryTimer = null;
+    open();
+  }, delay);
+}
+
+async function open() {
+  const mine = ++generation;
+  status('connecting');
+  let url;
+  try {
+    url = await eventsUrl();
+  } catch {
+    url = undefined;  // the service is away (or the session ended: the app handles that)
+  }
+  if (!wanted || mine !== generation) return;
+  if (url === null) return status('closed');
+  if (url === undefined) return reconnectSoon();
   source = new EventSource(url);
   source.onopen = () => status('open');
-  source.onerror = () => status(source && source.readyState === EventSource.CLOSED ? 'closed' : 'connecting');
+  source.onerror = () => reconnectSoon();
   source.onmessage = (e) => deliver(e.data, 'message');
-  // The service may also name its events; listen to those names too.
-  for (const name of ['upload_progress', 'upload_finished', 'data_changed', 'token_expired']) {
+  // The service names its events; listen to those names too.
+  for (const name of ['upload_progress', 'upload_finished', 'data_changed']) {
     source.addEventListener(name, (e) => deliver(e.data, name));
   }
+  source.addEventListener('token_ended', () => reconnectSoon(0));
 }
 
 export function disconnect() {
+  wanted = false;
+  generation += 1;
+  if (retryTimer) clearTimeout(retryTimer);
+  retryTimer = null;
   if (source) source.close();
   source = null;
   recentByJob.clear();
