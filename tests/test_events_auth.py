@@ -202,9 +202,10 @@ def test_a_forged_notify_reaches_no_stream(gateway_url, running_stack, person):
     stream = open_stream(gateway_url, login(gateway_url, person["email"]))
     forged, real = uuid.uuid4().hex, uuid.uuid4().hex
     with psycopg.connect(running_stack.database_url, autocommit=True) as conn:
-        conn.execute("SET ROLE analyst")   # any SQL login may NOTIFY: no privilege needed
-        conn.execute("SELECT pg_notify('mangalm_events', %s)",
-                     (json.dumps({"type": "upload_finished", "job_id": forged, "status": "succeeded"}),))
+        # The NOTIFY command needs no privilege (pg_notify, the function, is the owner's alone).
+        conn.execute("SET ROLE analyst")
+        conn.execute(psycopg.sql.SQL("NOTIFY mangalm_events, {}").format(psycopg.sql.Literal(
+            json.dumps({"type": "upload_finished", "job_id": forged, "status": "succeeded"}))))
         conn.execute("RESET ROLE")
         conn.execute("SELECT app.publish_event('upload_finished', %s::jsonb)",
                      (json.dumps({"job_id": real, "status": "succeeded"}),))
