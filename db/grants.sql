@@ -42,6 +42,8 @@ GRANT SELECT ON api.stores, api.store_preferences, api.store_assignments, api.pr
   api.order_items, api.invoice_items, api.predicted_orders, api.predicted_order_items,
   api.prediction_decisions, api.customer_segments, api.upselling_recommendations
   TO sales_rep, manager, admin, analyst;
+GRANT EXECUTE ON FUNCTION api.invoice_items(api.orders), api.invoice_items(api.products),
+  api.orders(api.invoice_items), api.products(api.invoice_items) TO sales_rep, manager, admin, analyst;
 
 GRANT SELECT ON data.upload_jobs, api.upload_jobs TO manager, admin, analyst;
 -- Never the password hash: only the security-definer login functions read it.

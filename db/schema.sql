@@ -159,6 +159,77 @@ CREATE TABLE data.orders (
 
 
 --
+-- Name: invoice_items; Type: TABLE; Schema: data; Owner: -
+--
+
+CREATE TABLE data.invoice_items (
+    id bigint NOT NULL,
+    order_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    product_id uuid,
+    item_name text,
+    quantity numeric(15,4) NOT NULL,
+    unit_price numeric(15,4),
+    discount_amount numeric(15,4),
+    tax_amount numeric(15,4),
+    line_total numeric(16,2) NOT NULL,
+    is_return boolean DEFAULT false NOT NULL,
+    is_product boolean DEFAULT true NOT NULL
+);
+
+
+--
+-- Name: COLUMN invoice_items.order_id; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.invoice_items.order_id IS 'The invoice (data.orders id); checked per statement by a trigger, and the lines go with their order';
+
+
+--
+-- Name: COLUMN invoice_items.product_id; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.invoice_items.product_id IS 'The product (data.products id), NULL for a line that is not a product; checked per statement by a trigger';
+
+
+--
+-- Name: products; Type: TABLE; Schema: data; Owner: -
+--
+
+CREATE TABLE data.products (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    product_key text NOT NULL,
+    external_id text,
+    sku text,
+    name text NOT NULL,
+    description text,
+    category text,
+    brand text,
+    usage_unit text,
+    unit_price numeric(14,2),
+    mrp numeric(14,2),
+    hsn_sac text,
+    tax_rate numeric(6,3),
+    is_active boolean DEFAULT true NOT NULL,
+    source text DEFAULT 'manual'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT products_mrp_check CHECK ((mrp >= (0)::numeric)),
+    CONSTRAINT products_name_check CHECK ((length(btrim(name)) > 0)),
+    CONSTRAINT products_source_check CHECK ((source = ANY (ARRAY['import'::text, 'manual'::text]))),
+    CONSTRAINT products_tax_rate_check CHECK (((tax_rate >= (0)::numeric) AND (tax_rate <= (100)::numeric))),
+    CONSTRAINT products_unit_price_check CHECK ((unit_price >= (0)::numeric))
+);
+
+
+--
+-- Name: TABLE products; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON TABLE data.products IS 'Products the distributor sells';
+
+
+--
 -- Name: upload_jobs; Type: TABLE; Schema: data; Owner: -
 --
 
@@ -253,63 +324,6 @@ CREATE TABLE data.dashboard_settings (
     CONSTRAINT dashboard_settings_default_date_range_check CHECK ((default_date_range = ANY (ARRAY['7d'::text, '30d'::text, '90d'::text, '180d'::text, 'all'::text]))),
     CONSTRAINT dashboard_settings_theme_check CHECK ((theme = ANY (ARRAY['light'::text, 'dark'::text, 'system'::text])))
 );
-
-
---
--- Name: invoice_items; Type: TABLE; Schema: data; Owner: -
---
-
-CREATE TABLE data.invoice_items (
-    id bigint NOT NULL,
-    order_id bigint NOT NULL,
-    line_no integer NOT NULL,
-    product_id uuid,
-    item_name text,
-    quantity numeric(15,4) NOT NULL,
-    unit_price numeric(15,4),
-    discount_amount numeric(15,4),
-    tax_amount numeric(15,4),
-    line_total numeric(16,2) NOT NULL,
-    is_return boolean DEFAULT false NOT NULL,
-    is_product boolean DEFAULT true NOT NULL
-);
-
-
---
--- Name: products; Type: TABLE; Schema: data; Owner: -
---
-
-CREATE TABLE data.products (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    product_key text NOT NULL,
-    external_id text,
-    sku text,
-    name text NOT NULL,
-    description text,
-    category text,
-    brand text,
-    usage_unit text,
-    unit_price numeric(14,2),
-    mrp numeric(14,2),
-    hsn_sac text,
-    tax_rate numeric(6,3),
-    is_active boolean DEFAULT true NOT NULL,
-    source text DEFAULT 'manual'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT products_mrp_check CHECK ((mrp >= (0)::numeric)),
-    CONSTRAINT products_name_check CHECK ((length(btrim(name)) > 0)),
-    CONSTRAINT products_source_check CHECK ((source = ANY (ARRAY['import'::text, 'manual'::text]))),
-    CONSTRAINT products_tax_rate_check CHECK (((tax_rate >= (0)::numeric) AND (tax_rate <= (100)::numeric))),
-    CONSTRAINT products_unit_price_check CHECK ((unit_price >= (0)::numeric))
-);
-
-
---
--- Name: TABLE products; Type: COMMENT; Schema: data; Owner: -
---
-
-COMMENT ON TABLE data.products IS 'Products the distributor sells';
 
 
 --
@@ -1607,6 +1621,62 @@ CREATE TRIGGER "40_auto_approve_recomputed" AFTER UPDATE ON data.predicted_order
 
 
 --
+-- Name: orders 40_invoice_items_after_delete; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_invoice_items_after_delete" AFTER DELETE ON data.orders REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_parent_gone();
+
+
+--
+-- Name: products 40_invoice_items_after_delete; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_invoice_items_after_delete" AFTER DELETE ON data.products REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_parent_gone();
+
+
+--
+-- Name: orders 40_invoice_items_after_truncate; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_invoice_items_after_truncate" AFTER TRUNCATE ON data.orders FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_parent_truncated();
+
+
+--
+-- Name: products 40_invoice_items_after_truncate; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_invoice_items_after_truncate" AFTER TRUNCATE ON data.products FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_parent_truncated();
+
+
+--
+-- Name: orders 40_invoice_items_after_update_id; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_invoice_items_after_update_id" AFTER UPDATE OF id ON data.orders FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_invoice_items_parent_gone();
+
+
+--
+-- Name: products 40_invoice_items_after_update_id; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_invoice_items_after_update_id" AFTER UPDATE OF id ON data.products FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_invoice_items_parent_gone();
+
+
+--
+-- Name: invoice_items 40_parents_after_insert; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.invoice_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_check_parents();
+
+
+--
+-- Name: invoice_items 40_parents_after_update; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.invoice_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_check_parents();
+
+
+--
 -- Name: customer_segments customer_segments_store_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
 --
 
@@ -1628,22 +1698,6 @@ ALTER TABLE ONLY data.dashboard_settings
 
 ALTER TABLE ONLY data.event_tickets
     ADD CONSTRAINT event_tickets_user_id_fkey FOREIGN KEY (user_id) REFERENCES data.users(id) ON DELETE CASCADE;
-
-
---
--- Name: invoice_items invoice_items_order_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
---
-
-ALTER TABLE ONLY data.invoice_items
-    ADD CONSTRAINT invoice_items_order_id_fkey FOREIGN KEY (order_id) REFERENCES data.orders(id) ON DELETE CASCADE;
-
-
---
--- Name: invoice_items invoice_items_product_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
---
-
-ALTER TABLE ONLY data.invoice_items
-    ADD CONSTRAINT invoice_items_product_id_fkey FOREIGN KEY (product_id) REFERENCES data.products(id);
 
 
 --

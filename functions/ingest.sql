@@ -603,7 +603,8 @@ BEGIN
   -- for the whole job: an API read stalled 6.1 s in the soak; with the keys in place the
   -- slowest read during the same load took 28 ms. A job at least as big as what is stored
   -- refreshes the planner's statistics of the lines after writing them (ANALYZE takes
-  -- SHARE UPDATE EXCLUSIVE, which readers do not wait for).
+  -- SHARE UPDATE EXCLUSIVE, which readers do not wait for). The keys of invoice_items are
+  -- checked once per statement, not per row (functions/set_based_keys.sql).
   SELECT greatest(c.reltuples, 0) INTO v_existing FROM pg_class c WHERE c.oid = 'data.mangalam_invoices'::regclass;
   v_bulk := v_staged - v_rejected >= greatest(v_existing, 1000);
 

@@ -8,7 +8,7 @@ existing account whose email breaks the rule is kept: the constraint is then lef
 (checked on every write from now on) until its email is corrected and it is validated."""
 from yoyo import step
 
-__depends__ = {"0003_store_preferences"}
+__depends__ = {"0004_token_validity"}
 
 steps = [
     step(r"""CREATE FUNCTION data.is_email(p_value text) RETURNS boolean

@@ -3,7 +3,8 @@
 -- the private tables decide what each role sees. Comments become the OpenAPI descriptions
 -- (GET /api/ and /docs). Single-table views are auto-updatable: writes go through them to the
 -- tables, checked by the triggers in functions/validation.sql and functions/orders.sql.
--- Relationships come from the tables' foreign keys, so embedding works across views:
+-- Relationships come from the tables' foreign keys (and, for invoice lines, from functions:
+-- see api.invoice_items below), so embedding works across views:
 -- /api/stores?select=*,orders(*),store_preferences(*),customer_segments(*).
 
 CREATE VIEW api.health WITH (security_invoker = true) AS
@@ -107,6 +108,18 @@ CREATE VIEW api.invoice_items WITH (security_invoker = true) AS
          tax_amount, line_total, is_return, is_product
   FROM data.invoice_items;
 COMMENT ON VIEW api.invoice_items IS 'Lines of invoiced orders, as loaded from the exports (read-only)';
+-- An invoice line's order and product are enforced by triggers, not foreign keys (migration
+-- 0006_set_based_keys), so PostgREST learns these relationships from functions ("computed
+-- relationships"; ROWS 1 = to-one): /api/orders?select=*,invoice_items(*) and
+-- /api/invoice_items?select=*,orders(*),products(*) embed as before.
+CREATE FUNCTION api.invoice_items(api.orders) RETURNS SETOF api.invoice_items ROWS 100
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.invoice_items WHERE order_id = $1.id $$;
+CREATE FUNCTION api.invoice_items(api.products) RETURNS SETOF api.invoice_items ROWS 100
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.invoice_items WHERE product_id = $1.id $$;
+CREATE FUNCTION api.orders(api.invoice_items) RETURNS SETOF api.orders ROWS 1
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.orders WHERE id = $1.order_id $$;
+CREATE FUNCTION api.products(api.invoice_items) RETURNS SETOF api.products ROWS 1
+LANGUAGE sql STABLE AS $$ SELECT * FROM api.products WHERE id = $1.product_id $$;
 
 -- Predictions -------------------------------------------------------------------------------
 

@@ -1,0 +1,158 @@
+"""The set-based keys of invoice lines (functions/set_based_keys.sql, migration 0006) refuse what
+the foreign keys refused, with the same SQLSTATE (23503), constraint name and message, cascade
+what they cascaded, and lock parents as they did: a concurrent delete of a product waits for
+the transaction that inserted its lines, then is refused."""
+import threading
+import time
+import uuid
+
+import psycopg
+import pytest
+from psycopg import errors
+
+P_KNOWN = "12121212-0000-4000-8000-000000000001"
+P_SPARE = "12121212-0000-4000-8000-000000000002"
+ORDER, OTHER = 951001, 951002
+LINE = ("INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total) "
+        "VALUES (%s, %s, %s, 1, 10, 10)")
+
+
+@pytest.fixture
+def world(db_url):
+    """Two orders of one store, two products, one line on each order (product P_KNOWN); removed after."""
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("INSERT INTO data.stores (id, name, source) VALUES ('KEYS-S', 'Keys store', 'import')")
+        c.execute("INSERT INTO data.products (id, product_key, name) VALUES (%s, 'KEYS-P1', 'Known'), "
+                  "(%s, 'KEYS-P2', 'Spare')", (P_KNOWN, P_SPARE))
+        c.execute("INSERT INTO data.orders (id, store_id, source, invoice_number, status, order_date) "
+                  "OVERRIDING SYSTEM VALUE VALUES (%s, 'KEYS-S', 'invoice', 'KEYS-1', 'invoiced', '2030-01-01'), "
+                  "(%s, 'KEYS-S', 'invoice', 'KEYS-2', 'invoiced', '2030-01-02')", (ORDER, OTHER))
+        c.execute(LINE, (ORDER, 1, P_KNOWN))
+        c.execute(LINE, (OTHER, 1, P_KNOWN))
+    yield db_url
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("DELETE FROM data.orders WHERE store_id = 'KEYS-S'")
+        c.execute("DELETE FROM data.products WHERE product_key LIKE 'KEYS-%'")
+        c.execute("DELETE FROM data.stores WHERE id = 'KEYS-S'")
+
+
+def refused(url, sql, params=()) -> psycopg.Error:
+    with psycopg.connect(url, autocommit=True) as c, pytest.raises(psycopg.Error) as e:
+        c.execute(sql, params)
+    return e.value
+
+
+def count(url, sql, params=()) -> int:
+    with psycopg.connect(url, autocommit=True) as c:
+        return c.execute(sql, params).fetchone()[0]
+
+
+def test_no_foreign_key_is_left_and_the_triggers_are_there(world):
+    assert count(world, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'data.invoice_items'::regclass "
+                        "AND contype = 'f'") == 0
+    assert count(world, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE '40\\_%%' AND "
+                        "tgrelid IN ('data.invoice_items'::regclass, 'data.orders'::regclass, 'data.products'::regclass)") == 8
+
+
+def test_a_line_of_a_missing_order_or_product_is_refused_like_a_foreign_key(world):
+    e = refused(world, LINE, (999999999, 1, P_KNOWN))
+    assert isinstance(e, errors.ForeignKeyViolation)
+    assert e.diag.constraint_name == "invoice_items_order_id_fkey" and e.diag.table_name == "invoice_items"
+    assert str(e).startswith('insert or update on table "invoice_items" violates foreign key constraint '
+                             '"invoice_items_order_id_fkey"')
+    assert e.diag.message_detail == 'Key (order_id)=(999999999) is not present in table "orders".'
+
+    missing = str(uuid.uuid4())
+    e = refused(world, LINE, (ORDER, 2, missing))
+    assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "invoice_items_product_id_fkey"
+    assert e.diag.message_detail == f'Key (product_id)=({missing}) is not present in table "products".'
+
+    # one bad row among good ones refuses the whole statement; NULL (a non-product line) passes
+    e = refused(world, "INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, line_total) "
+                       "SELECT %s, g, CASE WHEN g = 50 THEN %s::uuid ELSE %s::uuid END, 1, 1 FROM generate_series(10, 99) g",
+                (ORDER, missing, P_KNOWN))
+    assert isinstance(e, errors.ForeignKeyViolation)
+    assert count(world, "SELECT count(*) FROM data.invoice_items WHERE order_id = %s", (ORDER,)) == 1
+    with psycopg.connect(world, autocommit=True) as c:
+        c.execute(LINE, (ORDER, 3, None))
+
+
+def test_changing_a_line_to_a_missing_parent_is_refused(world):
+    e = refused(world, "UPDATE data.invoice_items SET product_id = %s WHERE order_id = %s", (str(uuid.uuid4()), ORDER))
+    assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "invoice_items_product_id_fkey"
+    e = refused(world, "UPDATE data.invoice_items SET order_id = 999999999 WHERE order_id = %s", (ORDER,))
+    assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "invoice_items_order_id_fkey"
+
+
+def test_a_referenced_product_cannot_go_an_unreferenced_one_can(world):
+    e = refused(world, "DELETE FROM data.products WHERE id = %s", (P_KNOWN,))
+    assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "invoice_items_product_id_fkey"
+    assert str(e).startswith('update or delete on table "products" violates foreign key constraint '
+                             '"invoice_items_product_id_fkey" on table "invoice_items"')
+    assert e.diag.message_detail == f'Key (id)=({P_KNOWN}) is still referenced from table "invoice_items".'
+    e = refused(world, "UPDATE data.products SET id = gen_random_uuid() WHERE id = %s", (P_KNOWN,))
+    assert isinstance(e, errors.ForeignKeyViolation)
+    with psycopg.connect(world, autocommit=True) as c:
+        c.execute("UPDATE data.products SET id = %s WHERE id = %s", ("12121212-0000-4000-8000-000000000003", P_SPARE))
+        c.execute("DELETE FROM data.products WHERE id = '12121212-0000-4000-8000-000000000003'")
+
+
+def test_deleting_an_order_deletes_its_lines_only(world):
+    e = refused(world, "UPDATE data.orders SET id = DEFAULT WHERE id = %s", (ORDER,))
+    assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "invoice_items_order_id_fkey"
+    with psycopg.connect(world, autocommit=True) as c:
+        c.execute("DELETE FROM data.orders WHERE id = %s", (ORDER,))
+    assert count(world, "SELECT count(*) FROM data.invoice_items WHERE order_id = %s", (ORDER,)) == 0
+    assert count(world, "SELECT count(*) FROM data.invoice_items WHERE order_id = %s", (OTHER,)) == 1
+
+
+def test_a_product_deleted_while_its_line_is_being_inserted_waits_then_is_refused(world):
+    """The inserting transaction locks the product FOR KEY SHARE, as a foreign key does."""
+    outcome = {}
+    with psycopg.connect(world) as a:
+        a.execute(LINE, (OTHER, 2, P_SPARE))               # not committed yet
+
+        def delete():
+            with psycopg.connect(world, autocommit=True) as b:
+                try:
+                    b.execute("DELETE FROM data.products WHERE id = %s", (P_SPARE,))
+                    outcome["deleted"] = True
+                except psycopg.Error as e:
+                    outcome["error"] = e
+        t = threading.Thread(target=delete)
+        t.start()
+        time.sleep(1.0)
+        assert t.is_alive(), "the delete waits for the inserting transaction"
+        a.commit()
+        t.join(30)
+    assert isinstance(outcome.get("error"), errors.ForeignKeyViolation), outcome
+    assert count(world, "SELECT count(*) FROM data.products WHERE id = %s", (P_SPARE,)) == 1
+
+
+def test_a_line_inserted_while_its_product_is_being_deleted_waits_then_is_refused(world):
+    outcome = {}
+    with psycopg.connect(world) as b:
+        b.execute("DELETE FROM data.products WHERE id = %s", (P_SPARE,))   # not committed yet
+
+        def insert():
+            with psycopg.connect(world, autocommit=True) as a:
+                try:
+                    a.execute(LINE, (OTHER, 3, P_SPARE))
+                    outcome["inserted"] = True
+                except psycopg.Error as e:
+                    outcome["error"] = e
+        t = threading.Thread(target=insert)
+        t.start()
+        time.sleep(1.0)
+        assert t.is_alive(), "the insert waits for the deleting transaction"
+        b.commit()
+        t.join(30)
+    assert isinstance(outcome.get("error"), errors.ForeignKeyViolation), outcome
+
+
+def test_truncating_orders_with_cascade_takes_the_lines_too(world):
+    with psycopg.connect(world) as c:
+        c.execute("TRUNCATE data.orders CASCADE")
+        assert c.execute("SELECT count(*) FROM data.invoice_items").fetchone()[0] == 0
+        c.rollback()
+    assert count(world, "SELECT count(*) FROM data.invoice_items WHERE order_id = %s", (ORDER,)) == 1
