@@ -4,12 +4,15 @@ since the stack is shared by the whole session), and an HTTP client per role tha
 through POST /auth/login like a real client does."""
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from dataclasses import dataclass, field
 
 import httpx
 import psycopg
 
+from gateway.procs import wait_until
 from gateway.users import add_user
 
 PASSWORD = "api-test-password"
@@ -98,3 +101,57 @@ def build_world(settings, base: str) -> World:
                 """INSERT INTO data.upselling_recommendations (store_id, product_id, score, reason, as_of)
                    VALUES (%s, %s, 0.5, 'similar stores buy it', current_date)""", (w.stores[store], w.products["old"]))
     return w
+
+
+# --- /events ---------------------------------------------------------------------------------
+
+class Stream:
+    """Reads a server-sent event stream in a thread, so a test can wait with a deadline.
+    `ended` is set when the server closes the stream; close() stops reading."""
+
+    def __init__(self, url: str, **kw):
+        self.lines: list[str] = []
+        self.status: int | None = None
+        self.headers: dict = {}
+        self.ended = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(url,), kwargs=kw, daemon=True)
+        self._thread.start()
+
+    def _run(self, url, **kw):
+        try:
+            with httpx.stream("GET", url, timeout=httpx.Timeout(5, read=60), **kw) as r:
+                self.status, self.headers = r.status_code, dict(r.headers)
+                for line in r.iter_lines():
+                    self.lines.append(line)
+                    if self._stop.is_set():
+                        return
+        except httpx.HTTPError:
+            pass
+        finally:
+            self.ended.set()
+
+    def wait_for(self, wanted, timeout: float) -> bool:
+        """Waits for a line containing `wanted` (a string) or for which `wanted(line)` holds."""
+        test = wanted if callable(wanted) else (lambda line: wanted in line)
+        return wait_until(lambda: any(test(line) for line in list(self.lines)), timeout)
+
+    def events(self) -> list[tuple[str, dict]]:
+        out, name = [], None
+        for line in list(self.lines):
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                out.append((name, json.loads(line[6:])))
+        return out
+
+    def close(self):
+        self._stop.set()
+
+
+def ticket(base: str, token: str) -> str:
+    """A single-use ticket for GET /events (EventSource cannot send the token in a header)."""
+    r = httpx.post(f"{base}/auth/ticket", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"ticket", "expires_at"}
+    return r.json()["ticket"]

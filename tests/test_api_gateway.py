@@ -11,7 +11,6 @@ import json
 import random
 import shutil
 import subprocess
-import threading
 import time
 import uuid
 
@@ -22,6 +21,7 @@ import pytest
 from gateway import nginx
 from gateway.procs import port_free, port_listening, stop_pid, wait_until
 from gateway.users import add_user
+from api_helpers import Stream, ticket
 
 CORS_ORIGINS = "https://dash.example.com, http://localhost:5173"
 
@@ -201,55 +201,10 @@ def test_docs_serve_swagger_ui_over_the_openapi(gateway_url):
 
 # --- /events -----------------------------------------------------------------------------------
 
-class Stream:
-    """Reads a server-sent event stream in a thread, so the test can wait with a deadline."""
-
-    def __init__(self, url: str, **kw):
-        self.lines: list[str] = []
-        self.status: int | None = None
-        self.headers: dict = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(url,), kwargs=kw, daemon=True)
-        self._thread.start()
-
-    def _run(self, url, **kw):
-        try:
-            with httpx.stream("GET", url, timeout=httpx.Timeout(5, read=60), **kw) as r:
-                self.status, self.headers = r.status_code, dict(r.headers)
-                for line in r.iter_lines():
-                    self.lines.append(line)
-                    if self._stop.is_set():
-                        return
-        except httpx.HTTPError:
-            pass
-
-    def wait_for(self, predicate, timeout: float) -> bool:
-        return wait_until(lambda: any(predicate(line) for line in list(self.lines)), timeout)
-
-    def events(self) -> list[tuple[str, dict]]:
-        out, name = [], None
-        for line in list(self.lines):
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                out.append((name, json.loads(line[6:])))
-        return out
-
-    def close(self):
-        self._stop.set()
-
-
 def notify(settings, payload: dict) -> None:
     """Publishes an event as the database's functions do (a bare NOTIFY only wakes the service)."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute("SELECT app.publish_event(%s, %s::jsonb)", (payload["type"], json.dumps(payload)))
-
-
-def ticket(gateway_url: str, token: str) -> str:
-    """A single-use ticket for GET /events (EventSource cannot send the token in a header)."""
-    r = httpx.post(f"{gateway_url}/auth/ticket", headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 200, r.text
-    return r.json()["ticket"]
 
 
 def test_events_stream_notifications_live(gateway_url, running_stack, manager_token):

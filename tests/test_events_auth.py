@@ -13,7 +13,6 @@ import dataclasses
 import json
 import shutil
 import subprocess
-import threading
 import time
 import uuid
 
@@ -24,55 +23,15 @@ import pytest
 from gateway import nginx
 from gateway.procs import port_free, port_listening, stop_pid, wait_until
 from gateway.users import add_user
+from api_helpers import Stream, ticket
 
 PASSWORD = "events-auth-password"
-
-
-class Stream:
-    """Reads a server-sent event stream in a thread, so the test can wait with a deadline."""
-
-    def __init__(self, url: str, **kw):
-        self.lines: list[str] = []
-        self.status: int | None = None
-        self.ended = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(url,), kwargs=kw, daemon=True)
-        self._thread.start()
-
-    def _run(self, url, **kw):
-        try:
-            with httpx.stream("GET", url, timeout=httpx.Timeout(5, read=60), **kw) as r:
-                self.status = r.status_code
-                for line in r.iter_lines():
-                    self.lines.append(line)
-        except httpx.HTTPError:
-            pass
-        finally:
-            self.ended.set()
-
-    def wait_for(self, text: str, timeout: float) -> bool:
-        return wait_until(lambda: any(text in line for line in list(self.lines)), timeout)
-
-    def events(self) -> list[tuple[str, dict]]:
-        out, name = [], None
-        for line in list(self.lines):
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                out.append((name, json.loads(line[6:])))
-        return out
 
 
 def login(base: str, email: str, password: str = PASSWORD) -> str:
     r = httpx.post(f"{base}/auth/login", json={"email": email, "password": password})
     assert r.status_code == 200, r.text
     return r.json()["token"]
-
-
-def ticket(base: str, token: str) -> str:
-    r = httpx.post(f"{base}/auth/ticket", headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 200, r.text
-    assert set(r.json()) == {"ticket", "expires_at"}
-    return r.json()["ticket"]
 
 
 @pytest.fixture
