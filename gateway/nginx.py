@@ -35,30 +35,27 @@ def rate_limit() -> int:
     return int(value)
 
 
+def _networks(variable: str, example: str) -> list:
+    """The addresses or networks of a comma-separated environment variable; a clear error
+    naming the variable for anything else."""
+    networks = []
+    for item in filter(None, (p.strip() for p in os.environ.get(variable, "").split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{variable}: {item!r} is not an address or network (e.g. {example})") from None
+    return networks
+
+
 def rate_limit_exempt_lines() -> str:
     """geo block lines for MANGALM_RATE_LIMIT_EXEMPT: addresses or networks, comma-separated."""
-    lines = []
-    for item in filter(None, (p.strip() for p in os.environ.get("MANGALM_RATE_LIMIT_EXEMPT", "").split(","))):
-        try:
-            network = ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            raise ValueError(f"MANGALM_RATE_LIMIT_EXEMPT: {item!r} is not an address or network "
-                             "(e.g. 127.0.0.1 or 10.0.0.0/8)") from None
-        lines.append(f"    {network} 1;")
-    return "\n".join(lines)
+    return "\n".join(f"    {n} 1;" for n in _networks("MANGALM_RATE_LIMIT_EXEMPT", "127.0.0.1 or 10.0.0.0/8"))
 
 
 def real_ip_lines() -> str:
     """realip lines for MANGALM_TRUSTED_PROXIES (comma-separated addresses or networks of the
     proxies in front of nginx); empty when unset, so X-Forwarded-For from clients is ignored."""
-    lines = []
-    for item in filter(None, (p.strip() for p in os.environ.get("MANGALM_TRUSTED_PROXIES", "").split(","))):
-        try:
-            network = ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            raise ValueError(f"MANGALM_TRUSTED_PROXIES: {item!r} is not an address or network "
-                             "(e.g. 10.0.0.5 or 10.0.0.0/8)") from None
-        lines.append(f"  set_real_ip_from {network};")
+    lines = [f"  set_real_ip_from {n};" for n in _networks("MANGALM_TRUSTED_PROXIES", "10.0.0.5 or 10.0.0.0/8")]
     if lines:
         lines += ["  real_ip_header X-Forwarded-For;", "  real_ip_recursive on;"]
     return "\n".join(lines)

@@ -256,3 +256,15 @@ def test_events_heartbeat_keeps_an_idle_stream_open(gateway_url, manager_token):
         assert stream.wait_for(lambda line: line == ": heartbeat", 18), stream.lines
     finally:
         stream.close()
+
+
+def test_address_lists_are_checked_and_named(monkeypatch):
+    monkeypatch.setenv("MANGALM_RATE_LIMIT_EXEMPT", "127.0.0.1, 10.0.0.0/8")
+    monkeypatch.setenv("MANGALM_TRUSTED_PROXIES", "192.168.1.7")
+    assert nginx.rate_limit_exempt_lines() == "    127.0.0.1/32 1;\n    10.0.0.0/8 1;"
+    assert nginx.real_ip_lines().splitlines()[0] == "  set_real_ip_from 192.168.1.7/32;"
+    for variable, render in (("MANGALM_RATE_LIMIT_EXEMPT", nginx.rate_limit_exempt_lines),
+                             ("MANGALM_TRUSTED_PROXIES", nginx.real_ip_lines)):
+        monkeypatch.setenv(variable, "10.0.0.1, proxy.example")
+        with pytest.raises(ValueError, match=f"{variable}: 'proxy.example' is not an address or network"):
+            render()
