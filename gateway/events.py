@@ -30,7 +30,7 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from .auth import AuthError, authenticate, json_errors, refused
-from .db import aconnect
+from .db import KeptConnection, aconnect
 from .logs import log_event
 
 CHANNELS = ("mangalm_events", "mangalm_tokens")
@@ -48,6 +48,9 @@ class Broadcaster:
 
     def __init__(self, settings):
         self.settings = settings
+        # The streams' reads (tickets, app.events_since) share one kept connection: a wake-up
+        # of every stream then costs a statement each, not a connection each.
+        self.reader = KeptConnection(settings, "mangalm-events")
         self.subscribers: set[asyncio.Event] = set()
         self.task: asyncio.Task | None = None
         self.listening = asyncio.Event()
@@ -101,11 +104,10 @@ def broadcaster(request: Request) -> Broadcaster:
     return state.events
 
 
-async def _db(settings, sql: str, params: tuple) -> list[tuple]:
-    """One statement on a short connection; PT401 becomes AuthError."""
+async def _db(hub: Broadcaster, sql: str, params: tuple) -> list[tuple]:
+    """One statement on the streams' kept connection; PT401 becomes AuthError."""
     try:
-        async with await aconnect(settings, autocommit=True) as conn:
-            return await (await conn.execute(sql, params)).fetchall()
+        return await hub.reader.fetchall(sql, params)
     except psycopg.Error as e:
         if (err := refused(e)) is None:
             raise
@@ -119,7 +121,7 @@ async def _claims(request: Request) -> dict:
         raise AuthError(401, "TOKEN_IN_URL", "a token in the URL is not accepted on /events (logs would keep it)",
                         "get a ticket with POST /auth/ticket and open /events?ticket=...")
     if "ticket" in params:
-        rows = await _db(request.app.state.settings, "SELECT app.redeem_event_ticket(%s)", (params["ticket"],))
+        rows = await _db(broadcaster(request), "SELECT app.redeem_event_ticket(%s)", (params["ticket"],))
         return rows[0][0]
     claims = await authenticate(request)
     if claims["role"] == "anon":
@@ -130,11 +132,10 @@ async def _claims(request: Request) -> dict:
 @json_errors
 async def events(request: Request):
     """GET /events?ticket=... (or with Authorization: Bearer)."""
-    settings = request.app.state.settings
     claims = await _claims(request)
     claims_json = json.dumps(claims)
-    last = (await _db(settings, "SELECT app.events_last_id()", ()))[0][0]
     hub = broadcaster(request)
+    last = (await _db(hub, "SELECT app.events_last_id()", ()))[0][0]
     wake = hub.subscribe()
     expires = float(claims["exp"])
 
@@ -159,7 +160,7 @@ async def events(request: Request):
                 last_read = time.monotonic()
                 try:
                     # Re-checks the token (PT401 when it is no longer good), then the new rows.
-                    rows = await _db(settings, "SELECT id, event FROM app.events_since(%s, %s::jsonb)",
+                    rows = await _db(hub, "SELECT id, event FROM app.events_since(%s, %s::jsonb)",
                                      (max(0, last - LOOKBACK), claims_json))
                 except AuthError as e:
                     yield _sse({"type": "token_ended", "code": e.code, "message": e.message})

@@ -3,68 +3,47 @@
 Cheap to ask often: requests that arrive while a check runs share its answer (one check at a
 time, never a stale one after it: monitors and tests expect a change to show at once), and
 the database is asked over one connection kept open for this purpose (application_name
-mangalm-health), through the service's own DATABASE_URL. nginx limits /health per address
-besides (10 a second, gateway/nginx.conf.template)."""
+mangalm-health, as the application's login mangalm_app), and a replica's state as that login
+too. nginx limits /health per address besides (10 a second, gateway/nginx.conf.template)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import httpx
-import psycopg
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from . import replica
-from .db import aconnect
+from .db import KeptConnection
 
 
 APPLICATION_NAME = "mangalm-health"
 
 
 class _Checker:
-    """The one connection and the check in flight, per service process."""
+    """The kept connection and the check in flight, per service process."""
 
-    def __init__(self):
-        self.conn = None
+    def __init__(self, settings):
+        self.db = KeptConnection(settings, APPLICATION_NAME)
         self.running: asyncio.Task | None = None
 
 
-async def _queue(settings, checker: _Checker) -> tuple:
-    if checker.conn is None or checker.conn.closed:
-        checker.conn = await aconnect(settings, autocommit=True, application_name=APPLICATION_NAME)
-    # A job's wait starts when it entered the queue (received_at), not at run_after:
-    # a job waiting for its retry has run_after in the future (reliability issue).
-    cur = await checker.conn.execute(
-        "SELECT extract(epoch FROM now() - min(coalesce(received_at, created_at)))::float8, count(*) "
-        "FROM data.upload_jobs WHERE status = 'queued'")
-    return await cur.fetchone()
-
-
-async def _database(settings, checker: _Checker) -> dict:
+async def _database(checker: _Checker) -> dict:
     started = time.perf_counter()
     try:
-        try:
-            oldest, waiting = await _queue(settings, checker)
-        except psycopg.OperationalError:
-            # The kept connection may have died with a server restart: one fresh try.
-            await _drop(checker)
-            oldest, waiting = await _queue(settings, checker)
+        # A job's wait starts when it entered the queue (received_at), not at run_after:
+        # a job waiting for its retry has run_after in the future (reliability issue).
+        [(oldest, waiting)] = await checker.db.fetchall(
+            "SELECT extract(epoch FROM now() - min(coalesce(received_at, created_at)))::float8, count(*) "
+            "FROM data.upload_jobs WHERE status = 'queued'")
         return {"database": {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)},
                 "queue": {"ok": True, "waiting": waiting,
                           "oldest_waiting_seconds": round(oldest, 1) if oldest is not None else None}}
     except Exception as e:  # any failure means "down"; the message says why
-        await _drop(checker)
+        await checker.db.close()
         return {"database": {"ok": False, "error": str(e).strip().splitlines()[0][:300]},
                 "queue": {"ok": False, "error": "database unreachable"}}
-
-
-async def _drop(checker: _Checker) -> None:
-    if checker.conn is not None:
-        with contextlib.suppress(Exception):
-            await checker.conn.close()
-        checker.conn = None
 
 
 async def _ready(admin_port: int) -> dict:
@@ -89,7 +68,7 @@ async def _postgrest(settings) -> dict:
 async def health(request: Request) -> JSONResponse:
     state = request.app.state
     if getattr(state, "health", None) is None:
-        state.health = _Checker()
+        state.health = _Checker(state.settings)
     checker = state.health
     if checker.running is None or checker.running.done():
         checker.running = asyncio.create_task(_check(state.settings, checker, state.pid))
@@ -99,7 +78,7 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def _check(settings, checker: _Checker, pid: int) -> tuple[dict, int]:
-    components = await _database(settings, checker)
+    components = await _database(checker)
     components["postgrest"] = await _postgrest(settings)
     components["service"] = {"ok": True, "pid": pid}
     # Only when a replica is configured: a stopped or lagging-off standby is "degraded" (no

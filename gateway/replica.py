@@ -222,7 +222,10 @@ def status(settings: Settings) -> dict | None:
             info["state"] = "stopped"
             return info
     try:
-        with psycopg.connect(settings.replica_url, autocommit=True, connect_timeout=3) as conn:
+        # As the application's login, not the administrator: /health asks this too, and
+        # mangalm_app may read replication state (pg_read_all_stats, db/roles.sql).
+        with psycopg.connect(settings.replica_url_for("mangalm_app", settings.app_password),
+                             autocommit=True, connect_timeout=3) as conn:
             recovery, replayed, receiver, seconds = conn.execute(REPLICA_SQL).fetchone()
     except psycopg.Error as e:
         info["error"] = (str(e).strip().splitlines() or ["no answer"])[-1][:300]
@@ -234,7 +237,7 @@ def status(settings: Settings) -> dict | None:
     info["state"] = "streaming" if receiver == "streaming" else f"not streaming ({receiver or 'no WAL receiver'})"
     info["lag_seconds"] = round(seconds, 3) if seconds is not None else None
     try:
-        with psycopg.connect(settings.database_url, autocommit=True, connect_timeout=3) as conn:
+        with psycopg.connect(settings.app_url, autocommit=True, connect_timeout=3) as conn:
             lag_bytes, replay_lag = conn.execute(
                 "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn), "
                 "(SELECT extract(epoch FROM replay_lag)::float8 FROM pg_stat_replication WHERE application_name = %s)",
