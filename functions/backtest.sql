@@ -119,6 +119,22 @@ LANGUAGE sql STABLE AS $$
   FROM data.orders o WHERE o.source = 'invoice' AND o.order_date <= p_as_of
 $$;
 
+-- The calibration table of a fit: per decile of the predicted probability p (0-0.1, ...,
+-- 0.9-1) the number of samples, their mean p (under p_mean_key) and the share that came true
+-- (y = 1), and the mean log loss over all samples. One table for both models' fits.
+CREATE FUNCTION app.calibration_bins(p_p float8[], p_y integer[], p_mean_key text,
+                                     OUT bins jsonb, OUT log_loss float8)
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(jsonb_agg(jsonb_build_object('decile', d.decile, 'n', d.n, p_mean_key, d.mean_p,
+                                               'hit_rate', d.hit_rate) ORDER BY d.decile), '[]'),
+         sum(d.ll) / sum(d.n)::float8
+  FROM (SELECT least(width_bucket(q.p, 0, 1, 10), 10) AS decile, count(*) AS n,
+               round(avg(q.p)::numeric, 3) AS mean_p, round(avg(q.y), 3) AS hit_rate,
+               sum(CASE WHEN q.y = 1 THEN -ln(greatest(q.p, 1e-12)) ELSE -ln(greatest(1 - q.p, 1e-12)) END) AS ll
+        FROM unnest(p_p, p_y) AS q(p, y)
+        GROUP BY 1) d
+$$;
+
 -- Fits the basket model (app.forecast_baskets' item probabilities) as of p_as_of and stores it
 -- in data.prediction_calibrations (features = app.item_feature_names()); returns the fit's id,
 -- or NULL when fewer than 30 candidates can be checked. Training set: the candidates ranked at
@@ -176,15 +192,10 @@ BEGIN
   PERFORM app.drop_temp_table('calibration_sample');
   ALTER TABLE pg_temp.item_sample RENAME TO calibration_sample;
   v_b := app.fit_logistic();
-  SELECT coalesce(jsonb_agg(jsonb_build_object('decile', d.decile, 'n', d.n, 'mean_probability', d.mean_p,
-                                               'hit_rate', d.hit_rate) ORDER BY d.decile), '[]'),
-         sum(d.ll) / v_n
-    INTO v_bins, v_ll
-  FROM (SELECT least(width_bucket(q.p, 0, 1, 10), 10) AS decile, count(*) AS n,
-               round(avg(q.p)::numeric, 3) AS mean_p, round(avg(q.y), 3) AS hit_rate,
-               sum(CASE WHEN q.y = 1 THEN -ln(greatest(q.p, 1e-12)) ELSE -ln(greatest(1 - q.p, 1e-12)) END) AS ll
-        FROM (SELECT app.logistic(s.x, v_b) AS p, s.y FROM pg_temp.calibration_sample s) q
-        GROUP BY 1) d;
+  SELECT b.bins, b.log_loss INTO v_bins, v_ll
+  FROM (SELECT array_agg(app.logistic(s.x, v_b)) AS p, array_agg(s.y::integer) AS y
+        FROM pg_temp.calibration_sample s) a,
+       app.calibration_bins(a.p, a.y, 'mean_probability') b;
   DROP TABLE pg_temp.calibration_sample;
   INSERT INTO data.prediction_calibrations (fitted_as_of, training_cutoffs, samples, hits, features, coefficients,
                                             recalibration, bins, log_loss, orders_fingerprint)
@@ -265,15 +276,10 @@ BEGIN
   DROP TABLE pg_temp.calibration_sample;
   ALTER TABLE pg_temp.calibration_stage1 RENAME TO calibration_sample;
 
-  SELECT coalesce(jsonb_agg(jsonb_build_object('decile', d.decile, 'n', d.n, 'mean_confidence', d.mean_conf,
-                                               'hit_rate', d.hit_rate) ORDER BY d.decile), '[]'),
-         sum(d.ll) / v_n
-    INTO v_bins, v_ll
-  FROM (SELECT least(width_bucket(q.p, 0, 1, 10), 10) AS decile, count(*) AS n,
-               round(avg(q.p)::numeric, 3) AS mean_conf, round(avg(q.y), 3) AS hit_rate,
-               sum(CASE WHEN q.y = 1 THEN -ln(greatest(q.p, 1e-12)) ELSE -ln(greatest(1 - q.p, 1e-12)) END) AS ll
-        FROM (SELECT app.calibrated_probability(s.x, v_b, v_r) AS p, s.y FROM pg_temp.calibration_sample s) q
-        GROUP BY 1) d;
+  SELECT b.bins, b.log_loss INTO v_bins, v_ll
+  FROM (SELECT array_agg(app.calibrated_probability(s.x, v_b, v_r)) AS p, array_agg(s.y::integer) AS y
+        FROM pg_temp.calibration_sample s) a,
+       app.calibration_bins(a.p, a.y, 'mean_confidence') b;
 
   INSERT INTO data.prediction_calibrations (fitted_as_of, training_cutoffs, samples, hits, features, coefficients,
                                             recalibration, bins, log_loss, orders_fingerprint)
