@@ -117,12 +117,12 @@ GRANT EXECUTE ON FUNCTION app.begin_upload(text, jsonb, integer, jsonb, boolean,
   app.finish_upload(bigint, integer, bigint, integer, text, jsonb), app.abandon_upload(bigint, text),
   app.process_bulk_upload_complete(bigint), app.claim_job(text, bigint), app.fail_job(bigint, text),
   app.release_job(bigint), app.expire_abandoned_uploads(), app.ingest_fields(),
-  api.predict(date), api.backtest(date, integer), app.end_overlong_analyst_statements()
-  TO mangalm_app;
+  api.predict(date), api.backtest(date, integer), app.end_overlong_analyst_statements(),
+  app.integer_setting(text, integer) TO mangalm_app;
 GRANT INSERT ON ALL TABLES IN SCHEMA staging TO mangalm_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE mangalm_owner IN SCHEMA staging GRANT INSERT ON TABLES TO mangalm_app;
 GRANT SELECT ON data.upload_jobs, data.upload_rejects, data.stores, data.products, data.orders,
-  data.predicted_orders, data.predicted_order_items, data.backtest_runs, data.settings TO mangalm_app;
+  data.predicted_orders, data.predicted_order_items, data.backtest_runs TO mangalm_app;
 
 -- What every login could otherwise do to the others. Without these an analyst's psql session
 -- could hold the ingest pipeline's advisory locks (a load then waits for it), send forged

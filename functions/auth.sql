@@ -4,8 +4,9 @@
 -- demo), so one cost applies everywhere; app.login upgrades an older, cheaper hash when its
 -- owner next logs in.
 
--- A login setting from data.settings (an admin may tune it there), else the default.
-CREATE FUNCTION app.login_setting(p_key text, p_default integer) RETURNS integer
+-- An integer setting from data.settings (an admin may tune it there: the login limits, the
+-- bcrypt cost, the analyst's statement limit), else the default.
+CREATE FUNCTION app.integer_setting(p_key text, p_default integer) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
   SELECT coalesce((SELECT CASE WHEN jsonb_typeof(value) = 'number' THEN (value #>> '{}')::numeric::integer END
                    FROM data.settings WHERE key = p_key), p_default)
@@ -17,7 +18,7 @@ $$;
 -- login.bcrypt_cost in data.settings (4-15) after measuring a different machine.
 CREATE FUNCTION app.password_cost() RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
-  SELECT least(15, greatest(4, app.login_setting('login.bcrypt_cost', 11)))
+  SELECT least(15, greatest(4, app.integer_setting('login.bcrypt_cost', 11)))
 $$;
 
 -- The bcrypt hash of a password, at the current cost.
@@ -58,10 +59,10 @@ RETURNS TABLE (outcome text, retry_after integer, user_id uuid, email text, role
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
 DECLARE
   v_email text := lower(btrim(coalesce(p_email, '')));
-  v_window interval := make_interval(secs => app.login_setting('login.window_seconds', 900));
-  v_max_account integer := app.login_setting('login.max_failures_per_account', 5);
-  v_max_address integer := app.login_setting('login.max_failures_per_address', 20);
-  v_max_delay integer := app.login_setting('login.max_account_delay_seconds', 60);
+  v_window interval := make_interval(secs => app.integer_setting('login.window_seconds', 900));
+  v_max_account integer := app.integer_setting('login.max_failures_per_account', 5);
+  v_max_address integer := app.integer_setting('login.max_failures_per_address', 20);
+  v_max_delay integer := app.integer_setting('login.max_account_delay_seconds', 60);
   v_unlock_at timestamptz;
   v_user data.users;
   v_hash text;

@@ -17,7 +17,6 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog AS $$
   SELECT count(*) FILTER (WHERE pg_terminate_backend(a.pid))::integer
   FROM pg_stat_activity a
   WHERE a.usename = 'analyst' AND a.datname = current_database() AND a.state <> 'idle'
-    AND least(a.query_start, a.xact_start) < now() - make_interval(secs =>
-          coalesce((SELECT CASE WHEN jsonb_typeof(s.value) = 'number' THEN (s.value #>> '{}')::numeric END
-                    FROM data.settings s WHERE s.key = 'analyst.max_statement_seconds'), 300))
+    AND least(a.query_start, a.xact_start)
+        < now() - make_interval(secs => app.integer_setting('analyst.max_statement_seconds', 300))
 $$;
