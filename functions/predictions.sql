@@ -264,7 +264,13 @@ $$;
 -- are (joined to the orders it hashed all 1M lines: 1.2 s); and the lines are copied as they
 -- are: summing them per (order day, product) here cost another 0.4-0.6 s, while the readers
 -- group them anyway.
-CREATE FUNCTION app.stage_recent_lines(p_as_of date, p_window integer DEFAULT 12, p_keep boolean DEFAULT false)
+-- With p_stores, only those stores' lines are staged, and every store's lines dated within 30
+-- days before p_as_of: what the basket candidates of those stores read (their own lines, and
+-- the popularity of products among all stores that ordered in the last 30 days), so
+-- app.fit_item_model, which needs the candidates of the stores that ordered after its cutoff
+-- only, stages a third of the real export's lines. Such a partial staging is never kept.
+CREATE FUNCTION app.stage_recent_lines(p_as_of date, p_window integer DEFAULT 12, p_keep boolean DEFAULT false,
+                                       p_stores text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -283,12 +289,14 @@ BEGIN
        FROM data.invoice_items i JOIN pg_temp.recent_order_days r ON r.id = i.order_id
        WHERE i.order_id = ANY (%L::bigint[])
          AND i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0$q$,
-    (SELECT coalesce(array_agg(r.id), '{}') FROM pg_temp.recent_order_days r));
+    (SELECT coalesce(array_agg(r.id), '{}') FROM pg_temp.recent_order_days r
+     WHERE p_stores IS NULL OR r.order_date > p_as_of - 30 OR r.store_id = ANY (p_stores)));
   -- amount too: forecast_baskets reads the paid lines (amount > 0) of the stores in scope;
   -- guessed at a third of the lines, the planner sorted every staged line for a merge join
   -- (an upload's 200 stores on the real export's half: 250 ms; with the statistics 143 ms).
   ANALYZE pg_temp.recent_lines (store_key, product_id, back, amount);
-  PERFORM set_config('mangalm.recent_lines', CASE WHEN p_keep THEN format('%s/%s', p_as_of, p_window) ELSE '' END, true);
+  PERFORM set_config('mangalm.recent_lines', CASE WHEN p_keep AND p_stores IS NULL THEN format('%s/%s', p_as_of, p_window) ELSE '' END,
+                     true);
 END
 $$;
 
@@ -372,6 +380,7 @@ BEGIN
            sum(power(0.9::float8, d.back - 1)) AS w
     FROM own_days d GROUP BY d.store_key, d.product_id
   ), recent_buyers AS (
+    -- (the 30 days app.stage_recent_lines stages for every store when it stages a few)
     SELECT DISTINCT l.store_key, l.product_id FROM pg_temp.recent_lines l WHERE l.order_date > p_as_of - 30
   ), pop AS (
     SELECT b.product_id, count(*)::float8 / (SELECT greatest(count(DISTINCT r.store_key), 1) FROM recent_buyers r) AS g

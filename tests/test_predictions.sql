@@ -1,6 +1,6 @@
 -- Next-order predictions on small hand-computed histories (functions/predictions.sql).
 BEGIN;
-SELECT plan(38);
+SELECT plan(43);
 
 -- Fixtures, as the owner ---------------------------------------------------------------------
 INSERT INTO data.stores (id, name, source) VALUES
@@ -183,6 +183,28 @@ SELECT app.generate_order((SELECT id FROM data.predicted_orders WHERE store_id =
 SELECT is((SELECT string_agg(oi.product_id::text, ',') FROM data.order_items oi JOIN generated g ON g.id = oi.order_id),
           'dddddddd-0000-4000-8000-000000000001',
           'an order generated from a prediction holds its basket lines, not the further ranked candidates');
+
+-- A partial staging of recent lines (app.fit_item_model's: the stores that ordered after its
+-- cutoff): the stores asked for, all their recent order days, and every other store's lines of
+-- the last 30 days only (the popularity the candidates read); never kept for reuse.
+INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total)
+SELECT o.id, 1, 'dddddddd-0000-4000-8000-000000000003', 5, 120, 600
+FROM data.orders o WHERE o.invoice_number IN ('TP-S-2025-01-06', 'TP-S-2025-02-24');
+DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12);
+          PERFORM app.stage_basket_candidates(''2025-03-04'', ARRAY[''TP-WEEKLY'']); END';
+CREATE TEMP TABLE tp_full_candidates AS SELECT store_id, product_id, k, n, u, g, score, score_rank FROM pg_temp.basket_candidates;
+DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12, true, ARRAY[''TP-WEEKLY'']);
+          PERFORM app.stage_basket_candidates(''2025-03-04'', ARRAY[''TP-WEEKLY'']); END';
+SELECT is((SELECT string_agg(DISTINCT order_date::text, ',') FROM pg_temp.recent_lines WHERE store_id = 'TP-SKIP'), '2025-02-24',
+          'a partial staging holds another store''s lines of the last 30 days only');
+SELECT is((SELECT count(DISTINCT order_date) FROM pg_temp.recent_lines WHERE store_id = 'TP-WEEKLY'), 10::bigint,
+          'and every recent order day of the stores asked for');
+SELECT ok((SELECT g > 0 FROM pg_temp.basket_candidates WHERE product_id = 'dddddddd-0000-4000-8000-000000000003'),
+          'popularity still counts the other stores');
+SELECT results_eq($$SELECT store_id, product_id, k, n, u, g, score, score_rank FROM pg_temp.basket_candidates ORDER BY 1, 2$$,
+                  $$SELECT * FROM pg_temp.tp_full_candidates ORDER BY 1, 2$$,
+                  'the candidates of the stores asked for are those of a full staging');
+SELECT is(current_setting('mangalm.recent_lines', true), '', 'a partial staging is never kept for reuse');
 
 SELECT * FROM finish();
 ROLLBACK;
