@@ -254,15 +254,24 @@ BEGIN
 
   PERFORM app.drop_temp_table('calibration_sample');
   CREATE TEMP TABLE calibration_sample ON COMMIT DROP AS
+  WITH days AS (
+    SELECT o.store_id, o.order_date AS day, lag(o.order_date) OVER (PARTITION BY o.store_id ORDER BY o.order_date) AS prev
+    FROM data.orders o
+    WHERE o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0 AND o.order_date <= p_as_of
+    GROUP BY o.store_id, o.order_date
+  ), next_day AS (
+    -- Each store's first order day after each cutoff (on or before p_as_of): the day whose
+    -- previous order day is on or before the cutoff. One pass over the order days instead of
+    -- a look-up per prediction (13 x 2,600 on the real export's half).
+    SELECT d.store_id, c.cutoff, d.day
+    FROM days d JOIN unnest(v_cutoffs) AS c(cutoff) ON c.cutoff < d.day AND (d.prev IS NULL OR c.cutoff >= d.prev)
+  )
   SELECT app.confidence_features(f.n_gaps, f.n_later, f.n_window, f.elapsed, f.median_gap, f.spread_gap,
                                  f.predicted_date - c.cutoff, c.cutoff - f.first_order, f.recent_orders, f.n_orders) AS x,
          (nx.day IS NOT NULL AND abs(nx.day - f.predicted_date) <= 7)::integer AS y, 1.0::float8 AS wt
   FROM unnest(v_cutoffs) AS c(cutoff)
   CROSS JOIN LATERAL app.forecast_dates(c.cutoff, NULL) f
-  LEFT JOIN LATERAL (
-    SELECT min(o.order_date) AS day FROM data.orders o
-    WHERE o.store_id = f.store_id AND o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0
-      AND o.order_date > c.cutoff AND o.order_date <= p_as_of) nx ON true
+  LEFT JOIN next_day nx ON nx.store_id = f.store_id AND nx.cutoff = c.cutoff
   WHERE f.predicted_date + 7 <= p_as_of;
 
   SELECT count(*), coalesce(sum(y), 0) INTO v_n, v_hits FROM pg_temp.calibration_sample;
