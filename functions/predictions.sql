@@ -354,6 +354,26 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     + p_b[5] * p_popularity + p_b[6] * ln(greatest(p_orders_seen, 1)) + p_b[7] * ln(greatest(p_score_rank, 1))))
 $$;
 
+-- The recency weight of a set of order days given as a bit set (bit i set: the order day i + 1
+-- back, the newest being bit 0): the sum of 0.9^i over the set bits, added newest first, for
+-- windows of up to 12 order days (the baskets read 12; app.stage_basket_candidates checks).
+-- Written out so that it stays a plain expression the planner inlines.
+CREATE FUNCTION app.decayed_days(p_days integer) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN p_days & 1 <> 0 THEN 1::float8 ELSE 0 END
+         + CASE WHEN p_days & 2 <> 0 THEN 0.9::float8 ELSE 0 END
+         + CASE WHEN p_days & 4 <> 0 THEN power(0.9::float8, 2) ELSE 0 END
+         + CASE WHEN p_days & 8 <> 0 THEN power(0.9::float8, 3) ELSE 0 END
+         + CASE WHEN p_days & 16 <> 0 THEN power(0.9::float8, 4) ELSE 0 END
+         + CASE WHEN p_days & 32 <> 0 THEN power(0.9::float8, 5) ELSE 0 END
+         + CASE WHEN p_days & 64 <> 0 THEN power(0.9::float8, 6) ELSE 0 END
+         + CASE WHEN p_days & 128 <> 0 THEN power(0.9::float8, 7) ELSE 0 END
+         + CASE WHEN p_days & 256 <> 0 THEN power(0.9::float8, 8) ELSE 0 END
+         + CASE WHEN p_days & 512 <> 0 THEN power(0.9::float8, 9) ELSE 0 END
+         + CASE WHEN p_days & 1024 <> 0 THEN power(0.9::float8, 10) ELSE 0 END
+         + CASE WHEN p_days & 2048 <> 0 THEN power(0.9::float8, 11) ELSE 0 END
+$$;
+
 -- Stages pg_temp.basket_candidates: per store in scope (all when p_store_ids is NULL) its
 -- p_pool best-scored candidates as of p_as_of, with store_key, store_id, product_id, k (order
 -- days with it), n (order days seen), u, g, score and score_rank. Reads pg_temp.recent_lines,
@@ -362,6 +382,9 @@ CREATE FUNCTION app.stage_basket_candidates(p_as_of date, p_store_ids text[] DEF
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+  IF (SELECT max(r.back) FROM pg_temp.recent_order_days r) > 12 THEN
+    RAISE EXCEPTION 'the basket candidates read at most 12 order days a store (app.decayed_days)';
+  END IF;
   PERFORM app.drop_temp_table('basket_candidates');
   CREATE TEMP TABLE basket_candidates ON COMMIT DROP AS
   -- float8 throughout: power() and divisions in numeric cost ~0.5 s over the real export's
@@ -372,13 +395,19 @@ BEGIN
     WHERE p_store_ids IS NULL OR r.store_id IN (SELECT unnest(p_store_ids))
     GROUP BY r.store_key
   ), own_days AS (
-    SELECT l.store_key, l.product_id, l.back, max(l.orders_seen) AS n FROM pg_temp.recent_lines l
+    -- The order days with the product as a bit set (bit back - 1), in one aggregate over the
+    -- lines: grouping them by (store, product, order day) and then by (store, product) took
+    -- two hash aggregates of every line (real export's half, 242k lines: 186 ms; this 74 ms).
+    SELECT l.store_key, l.product_id, bit_or(1 << (l.back - 1)) AS days, max(l.orders_seen) AS n
+    FROM pg_temp.recent_lines l
     WHERE p_store_ids IS NULL OR l.store_key IN (SELECT s.store_key FROM stores s)
-    GROUP BY l.store_key, l.product_id, l.back
+    GROUP BY l.store_key, l.product_id
   ), own AS (
-    SELECT d.store_key, d.product_id, count(*)::float8 AS k, max(d.n)::float8 AS n,
-           sum(power(0.9::float8, d.back - 1)) AS w
-    FROM own_days d GROUP BY d.store_key, d.product_id
+    -- k: the order days with it; w: their weights 0.9^(back - 1), added newest first (equal
+    -- sets of days weigh exactly the same, so such ties fall to k and the product's key)
+    SELECT d.store_key, d.product_id, bit_count(d.days::bit(32))::float8 AS k, d.n::float8 AS n,
+           app.decayed_days(d.days) AS w
+    FROM own_days d
   ), recent_buyers AS (
     -- (the 30 days app.stage_recent_lines stages for every store when it stages a few)
     SELECT DISTINCT l.store_key, l.product_id FROM pg_temp.recent_lines l WHERE l.order_date > p_as_of - 30

@@ -1,6 +1,6 @@
 -- Next-order predictions on small hand-computed histories (functions/predictions.sql).
 BEGIN;
-SELECT plan(43);
+SELECT plan(45);
 
 -- Fixtures, as the owner ---------------------------------------------------------------------
 INSERT INTO data.stores (id, name, source) VALUES
@@ -205,6 +205,26 @@ SELECT results_eq($$SELECT store_id, product_id, k, n, u, g, score, score_rank F
                   $$SELECT * FROM pg_temp.tp_full_candidates ORDER BY 1, 2$$,
                   'the candidates of the stores asked for are those of a full staging');
 SELECT is(current_setting('mangalm.recent_lines', true), '', 'a partial staging is never kept for reuse');
+
+-- Recency weights from a set of order days: equal sets weigh exactly the same, so two
+-- products a store always bought together tie on the score and are ranked by product key.
+SELECT is(app.decayed_days(5), 1 + power(0.9::float8, 2), 'order days 1 and 3 back weigh 1 + 0.9^2');
+INSERT INTO data.stores (id, name, source) VALUES ('TP-TIE', 'Tied Basket Stores', 'import');
+INSERT INTO data.orders (store_id, source, invoice_number, status, order_date, total_amount)
+SELECT 'TP-TIE', 'invoice', 'TP-T-' || d, 'invoiced', d, 500
+FROM unnest(ARRAY['2025-02-10', '2025-02-17', '2025-02-24']::date[]) d;
+INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total)
+SELECT o.id, x.line_no, x.product_id::uuid, 1, 100, 100
+FROM data.orders o,
+     (VALUES (1, 'dddddddd-0000-4000-8000-000000000003'), (2, 'dddddddd-0000-4000-8000-000000000002')) x(line_no, product_id)
+WHERE o.store_id = 'TP-TIE';
+DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12);
+          PERFORM app.stage_basket_candidates(''2025-03-04'', ARRAY[''TP-TIE'']); END';
+SELECT results_eq($$SELECT p.product_key, b.score_rank, b.score = first_value(b.score) OVER (ORDER BY b.score_rank)
+                    FROM pg_temp.basket_candidates b JOIN data.products p ON p.id = b.product_id
+                    WHERE b.k > 0 ORDER BY b.score_rank$$,
+                  $$VALUES ('TP-DAL', 1, true), ('TP-TEA', 2, true)$$,
+                  'products bought on the same order days tie exactly, ranked by product key');
 
 SELECT * FROM finish();
 ROLLBACK;
