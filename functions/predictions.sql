@@ -293,7 +293,8 @@ BEGIN
      WHERE p_stores IS NULL OR r.order_date > p_as_of - 30 OR r.store_id = ANY (p_stores)));
   -- amount too: forecast_baskets reads the paid lines (amount > 0) of the stores in scope;
   -- guessed at a third of the lines, the planner sorted every staged line for a merge join
-  -- (an upload's 200 stores on the real export's half: 250 ms; with the statistics 143 ms).
+  -- (recompute_predictions for an upload's 200 stores on the real export's half: 411 ms;
+  -- with the statistics 345 ms, min of 4).
   ANALYZE pg_temp.recent_lines (store_key, product_id, back, amount);
   PERFORM set_config('mangalm.recent_lines', CASE WHEN p_keep AND p_stores IS NULL THEN format('%s/%s', p_as_of, p_window) ELSE '' END,
                      true);
