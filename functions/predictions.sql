@@ -600,11 +600,25 @@ BEGIN
   )
   INSERT INTO pg_temp.forecast_upserted SELECT up.id, up.store_id FROM up;
 
-  DELETE FROM data.predicted_order_items i USING pg_temp.forecast_upserted u WHERE i.predicted_order_id = u.id;
+  -- The recomputed baskets replace the old ones line by line: a line the same as before (as
+  -- the columns store it) stays, the others are deleted and the new ones written. Each written
+  -- line costs its foreign-key checks and four index entries: a second refresh of every store
+  -- over the same invoices took 151 ms for the predictions on the demo set, 95 ms now (min of
+  -- 4), and on the real export's half 2.5 s, 1.5 s now (min of 2, a busy machine).
+  DELETE FROM data.predicted_order_items i USING pg_temp.forecast_upserted u
+  WHERE i.predicted_order_id = u.id
+    AND NOT EXISTS (SELECT FROM pg_temp.forecast_basket b
+                    WHERE b.store_id = u.store_id AND b.product_id = i.product_id
+                      AND b.quantity::numeric(15,4) = i.quantity AND b.unit_price::numeric(14,2) = i.unit_price
+                      AND b.line_amount::numeric(16,2) = i.line_amount
+                      AND b.share::numeric(4,3) IS NOT DISTINCT FROM i.frequency AND b.rank IS NOT DISTINCT FROM i.item_rank
+                      AND b.probability::numeric(5,4) IS NOT DISTINCT FROM i.item_probability
+                      AND b.in_basket = i.in_basket);
   INSERT INTO data.predicted_order_items (predicted_order_id, product_id, quantity, unit_price, line_amount, frequency,
                                           item_rank, item_probability, in_basket)
   SELECT u.id, b.product_id, b.quantity, b.unit_price, b.line_amount, b.share, b.rank, b.probability, b.in_basket
-  FROM pg_temp.forecast_upserted u JOIN pg_temp.forecast_basket b ON b.store_id = u.store_id;
+  FROM pg_temp.forecast_upserted u JOIN pg_temp.forecast_basket b ON b.store_id = u.store_id
+  WHERE NOT EXISTS (SELECT FROM data.predicted_order_items i WHERE i.predicted_order_id = u.id AND i.product_id = b.product_id);
 
   -- Stores in scope that no longer get a prediction (history gone, or a decision stands).
   DELETE FROM data.predicted_orders p

@@ -1,6 +1,6 @@
 -- Next-order predictions on small hand-computed histories (functions/predictions.sql).
 BEGIN;
-SELECT plan(45);
+SELECT plan(47);
 
 -- Fixtures, as the owner ---------------------------------------------------------------------
 INSERT INTO data.stores (id, name, source) VALUES
@@ -149,6 +149,24 @@ SELECT is((SELECT predicted_date FROM data.predicted_orders WHERE store_id = 'TP
           '2025-03-17'::date, 'after the next invoice the store gets a new pending prediction');
 SELECT is((SELECT p.status FROM data.predicted_orders p JOIN decided d USING (id) WHERE d.store_id = 'TP-WEEKLY'),
           'approved', 'and the approved one is still there');
+
+-- Recomputing a basket rewrites only the lines that changed: an unchanged line keeps its row;
+-- a line that no longer matches (here, a quantity edited behind the model's back) is replaced.
+CREATE TEMP TABLE tp_lines AS
+SELECT i.id, i.product_id FROM data.predicted_order_items i JOIN data.predicted_orders p ON p.id = i.predicted_order_id
+WHERE p.store_id = 'TP-WEEKLY' AND p.status = 'pending';
+UPDATE data.predicted_order_items SET quantity = quantity + 1
+WHERE id = (SELECT id FROM pg_temp.tp_lines WHERE product_id = 'dddddddd-0000-4000-8000-000000000002');
+DO 'BEGIN PERFORM app.recompute_predictions(''2025-03-11'', NULL); END';
+SELECT set_eq($$SELECT i.id FROM data.predicted_order_items i JOIN data.predicted_orders p ON p.id = i.predicted_order_id
+                WHERE p.store_id = 'TP-WEEKLY' AND p.status = 'pending' AND i.product_id <> 'dddddddd-0000-4000-8000-000000000002'$$,
+              $$SELECT id FROM pg_temp.tp_lines WHERE product_id <> 'dddddddd-0000-4000-8000-000000000002'$$,
+              'a recompute over the same invoices keeps the unchanged lines of a basket');
+SELECT is((SELECT format('%s %s', i.id = t.id, i.quantity)
+           FROM data.predicted_order_items i JOIN pg_temp.tp_lines t USING (product_id)
+           JOIN data.predicted_orders p ON p.id = i.predicted_order_id AND p.status = 'pending' AND p.store_id = 'TP-WEEKLY'
+           WHERE i.product_id = 'dddddddd-0000-4000-8000-000000000002'),
+          'f 4.0000', 'and writes a changed line anew, with the model''s values');
 
 SELECT is((SELECT round((1 / (1 + exp(-app.item_logit(0.4, 3, 0.1, 12, 2, b))))::numeric, 12)
                    = round(app.logistic(app.item_features(0.4, 3, 0.1, 12, 2), b)::numeric, 12)
