@@ -632,7 +632,16 @@ BEGIN
     SELECT o.id, o.store_id FROM data.orders o
     JOIN pg_temp.ingest_invoices i ON o.invoice_number = i.invoice_number COLLATE "default";
   DELETE FROM data.invoice_items it USING pg_temp.ingest_old_orders o WHERE it.order_id = o.id;
-  DELETE FROM data.mangalam_invoices m USING pg_temp.ingest_invoices i WHERE m.invoice_number = i.invoice_number;
+  -- A job smaller than what is stored looks its invoices up in the (invoice_number, line_no)
+  -- index: joined, the planner expected ~26 stored lines per invoice of the job and read every
+  -- stored line instead (a 10,000-line append onto the real export's 385,281 lines: 0.19 s,
+  -- growing with what is stored). A bulk job keeps the join (a hash join over the lines).
+  IF v_bulk THEN
+    DELETE FROM data.mangalam_invoices m USING pg_temp.ingest_invoices i WHERE m.invoice_number = i.invoice_number;
+  ELSE
+    DELETE FROM data.mangalam_invoices m
+    WHERE m.invoice_number = ANY (ARRAY(SELECT i.invoice_number FROM pg_temp.ingest_invoices i));
+  END IF;
   v_timings := v_timings || jsonb_build_object('replace', round(extract(epoch FROM clock_timestamp() - t) * 1000));
 
   t := clock_timestamp();
@@ -795,6 +804,9 @@ BEGIN
     FROM data.mangalam_invoices m JOIN pg_temp.ingest_invoices i USING (invoice_number)
     GROUP BY GROUPING SETS ((m.store_id), (m.product_key))
     HAVING grouping(m.store_id) = 0 OR m.product_key IS NOT NULL;
+  -- (Without statistics the planner hashed the job's lines, wide rows, instead of these few:
+  -- 0.18 s instead of ~0.05 s on the real export.)
+  ANALYZE pg_temp.ingest_latest;
   DROP TABLE IF EXISTS pg_temp.ingest_latest_lines;
   CREATE TEMP TABLE ingest_latest_lines ON COMMIT DROP AS
     SELECT l.kind, m.* FROM data.mangalam_invoices m
