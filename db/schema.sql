@@ -565,6 +565,13 @@ CREATE TABLE data.upload_rejects (
 
 
 --
+-- Name: COLUMN upload_rejects.job_id; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.upload_rejects.job_id IS 'The upload job (data.upload_jobs id); checked per statement by a trigger, and the rejects go with their job';
+
+
+--
 -- Name: upselling_recommendations; Type: TABLE; Schema: data; Owner: -
 --
 
@@ -1663,6 +1670,20 @@ CREATE TRIGGER "40_invoice_items_after_update_id" AFTER UPDATE OF id ON data.pro
 
 
 --
+-- Name: upload_rejects 40_job_after_insert; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_job_after_insert" AFTER INSERT ON data.upload_rejects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_upload_rejects_check_job();
+
+
+--
+-- Name: upload_rejects 40_job_after_update; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_job_after_update" AFTER UPDATE ON data.upload_rejects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_upload_rejects_check_job();
+
+
+--
 -- Name: invoice_items 40_parents_after_insert; Type: TRIGGER; Schema: data; Owner: -
 --
 
@@ -1674,6 +1695,27 @@ CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.invoice_items REFE
 --
 
 CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.invoice_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_check_parents();
+
+
+--
+-- Name: upload_jobs 40_upload_rejects_after_delete; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_upload_rejects_after_delete" AFTER DELETE ON data.upload_jobs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_upload_jobs_deleted();
+
+
+--
+-- Name: upload_jobs 40_upload_rejects_after_truncate; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_upload_rejects_after_truncate" AFTER TRUNCATE ON data.upload_jobs FOR EACH STATEMENT EXECUTE FUNCTION app.tg_upload_jobs_truncated();
+
+
+--
+-- Name: upload_jobs 40_upload_rejects_after_update_id; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_upload_rejects_after_update_id" AFTER UPDATE OF id ON data.upload_jobs FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_upload_jobs_id_changed();
 
 
 --
@@ -1842,14 +1884,6 @@ ALTER TABLE ONLY data.store_preferences
 
 ALTER TABLE ONLY data.upload_jobs
     ADD CONSTRAINT upload_jobs_created_by_fkey FOREIGN KEY (created_by) REFERENCES data.users(id) ON DELETE SET NULL;
-
-
---
--- Name: upload_rejects upload_rejects_job_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
---
-
-ALTER TABLE ONLY data.upload_rejects
-    ADD CONSTRAINT upload_rejects_job_id_fkey FOREIGN KEY (job_id) REFERENCES data.upload_jobs(id) ON DELETE CASCADE;
 
 
 --

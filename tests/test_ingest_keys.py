@@ -156,3 +156,112 @@ def test_truncating_orders_with_cascade_takes_the_lines_too(world):
         assert c.execute("SELECT count(*) FROM data.invoice_items").fetchone()[0] == 0
         c.rollback()
     assert count(world, "SELECT count(*) FROM data.invoice_items WHERE order_id = %s", (ORDER,)) == 1
+
+
+# --- the job of rejected lines (migration 0007_ingest_rejects_key) ---------------------------
+
+REJECT = "INSERT INTO data.upload_rejects (job_id, line_no, raw_line, reason) VALUES (%s, %s, 'z', 'r')"
+
+
+@pytest.fixture
+def job(db_url):
+    """Two finished jobs, each with two rejected lines; removed after."""
+    with psycopg.connect(db_url, autocommit=True) as c:
+        ids = [c.execute("INSERT INTO data.upload_jobs (status, filename) VALUES ('failed', 'keys.csv') "
+                         "RETURNING id").fetchone()[0] for _ in range(2)]
+        for jid in ids:
+            c.execute(REJECT, (jid, 2))
+            c.execute(REJECT, (jid, 3))
+    yield db_url, ids[0], ids[1]
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute("DELETE FROM data.upload_jobs WHERE id = ANY(%s)", (ids,))
+
+
+def rejects_of(url, jid) -> int:
+    return count(url, "SELECT count(*) FROM data.upload_rejects WHERE job_id = %s", (jid,))
+
+
+def test_rejects_have_no_foreign_key_left_and_their_triggers_are_there(job):
+    url, _, _ = job
+    assert count(url, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'data.upload_rejects'::regclass "
+                      "AND contype = 'f'") == 0
+    assert count(url, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE '40\\_%%' AND "
+                      "tgrelid IN ('data.upload_rejects'::regclass, 'data.upload_jobs'::regclass)") == 5
+
+
+def test_a_reject_of_a_missing_job_is_refused_like_a_foreign_key(job):
+    url, jid, _ = job
+    # one bad row among 51 refuses the whole statement
+    e = refused(url, "INSERT INTO data.upload_rejects (job_id, line_no, raw_line, reason) "
+                     "SELECT %s, g, 'z', 'r' FROM generate_series(10, 59) g UNION ALL SELECT 999999999, 60, 'z', 'r'",
+                (jid,))
+    assert isinstance(e, errors.ForeignKeyViolation)
+    assert e.diag.constraint_name == "upload_rejects_job_id_fkey" and e.diag.table_name == "upload_rejects"
+    assert str(e).startswith('insert or update on table "upload_rejects" violates foreign key constraint '
+                             '"upload_rejects_job_id_fkey"')
+    assert e.diag.message_detail == 'Key (job_id)=(999999999) is not present in table "upload_jobs".'
+    e = refused(url, "UPDATE data.upload_rejects SET job_id = 999999999 WHERE job_id = %s", (jid,))
+    assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "upload_rejects_job_id_fkey"
+    assert rejects_of(url, jid) == 2
+
+
+def test_deleting_a_job_deletes_its_rejects_only_and_a_referenced_job_id_cannot_change(job):
+    url, jid, other = job
+    e = refused(url, "UPDATE data.upload_jobs SET id = DEFAULT WHERE id = %s", (jid,))
+    assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "upload_rejects_job_id_fkey"
+    assert e.diag.message_detail == f'Key (id)=({jid}) is still referenced from table "upload_rejects".'
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("DELETE FROM data.upload_jobs WHERE id = %s", (jid,))
+    assert rejects_of(url, jid) == 0 and rejects_of(url, other) == 2
+
+
+def test_a_job_deleted_while_its_rejects_are_being_inserted_waits_then_takes_them(job):
+    """The inserting statement locks the job FOR KEY SHARE, as the foreign key did."""
+    url, jid, _ = job
+    outcome = {}
+    with psycopg.connect(url) as a:
+        a.execute(REJECT, (jid, 4))                        # not committed yet
+
+        def delete():
+            with psycopg.connect(url, autocommit=True) as b:
+                b.execute("DELETE FROM data.upload_jobs WHERE id = %s", (jid,))
+                outcome["deleted"] = True
+        t = threading.Thread(target=delete)
+        t.start()
+        time.sleep(1.0)
+        assert t.is_alive(), "the delete waits for the inserting transaction"
+        a.commit()
+        t.join(30)
+    assert outcome == {"deleted": True} and rejects_of(url, jid) == 0
+
+
+def test_a_reject_inserted_while_its_job_is_being_deleted_waits_then_is_refused(job):
+    url, jid, _ = job
+    outcome = {}
+    with psycopg.connect(url) as b:
+        b.execute("DELETE FROM data.upload_jobs WHERE id = %s", (jid,))   # not committed yet
+
+        def insert():
+            with psycopg.connect(url, autocommit=True) as a:
+                try:
+                    a.execute(REJECT, (jid, 5))
+                    outcome["inserted"] = True
+                except psycopg.Error as e:
+                    outcome["error"] = e
+        t = threading.Thread(target=insert)
+        t.start()
+        time.sleep(1.0)
+        assert t.is_alive(), "the insert waits for the deleting transaction"
+        b.commit()
+        t.join(30)
+    assert isinstance(outcome.get("error"), errors.ForeignKeyViolation), outcome
+    assert rejects_of(url, jid) == 0
+
+
+def test_truncating_the_jobs_takes_their_rejects(job):
+    url, jid, _ = job
+    with psycopg.connect(url) as c:
+        c.execute("TRUNCATE data.upload_jobs CASCADE")
+        assert c.execute("SELECT count(*) FROM data.upload_rejects").fetchone()[0] == 0
+        c.rollback()
+    assert rejects_of(url, jid) == 2

@@ -156,6 +156,38 @@ def test_the_block_path_and_the_line_path_agree(offline, monkeypatch):
     assert offline.lines == fast
 
 
+@pytest.mark.parametrize("quoted", [False, True])
+def test_blanks_next_to_delimiters_are_trimmed_on_the_block_path(offline, monkeypatch, quoted):
+    # Like the real export (a blank after the item name on one line in five): such blocks are
+    # trimmed whole, and stage exactly what the line path (csv.reader, then strip) stages.
+    rows = []
+    for i in range(3000):
+        name = ["Mug ", " Mug", "  Mug  Big ", "Mug"][i % 4]
+        # quoted: blanks just inside the quotes, doubled quotes (""), a blank-only value
+        note = (['"MIRROR, "', '" 7"" FRAME "', '"a ""  "', '"  "', '""'][i % 5] if quoted and i % 3 == 0
+                else "note" + (" " if i % 5 == 0 else ""))
+        rows.append(f"{' ' if i % 7 == 0 else ''}2024-01-01,INV-{i % 11} , Store,{name},{i} ,10,{note}")
+        if i % 500 == 0:
+            rows.append("  ,  , ")                    # a line of blanks and delimiters: not a data line
+    data = (",".join(HEADER) + "\n" + "\n".join(rows) + "\n").encode()
+    monkeypatch.setattr(loader, "CHUNK", 4096)                # many blocks after the header's
+    taken = []
+    block = loader._Recorder.block
+    monkeypatch.setattr(loader._Recorder, "block",
+                        lambda self, first, b: taken.append(block(self, first, b)) or taken[-1])
+    received = loader.load_stream("x", io.BytesIO(data), loader.LoadOptions())
+    assert taken and all(t is not None for t in taken), "a block left the block path"
+    assert received.lines == 3000 and received.skipped == 6
+    fast = copy_rows(offline.lines, len(HEADER))
+    expected = [[f.strip(" ") for f in r] for r in csv.reader(io.StringIO("\n".join(rows)))
+                if any(f.strip() for f in r)]
+    assert [g[3] for g in fast] == expected
+    offline.lines = []
+    monkeypatch.setattr(loader._Recorder, "block", lambda self, first, b: None)
+    loader.load_stream("x", io.BytesIO(data), loader.LoadOptions())
+    assert copy_rows(offline.lines, len(HEADER)) == fast      # line numbers and positions too
+
+
 def test_bad_records_become_staged_rejects(offline):
     data = (b"Invoice Date,Invoice Number,Customer Name,Item Name,Quantity,Item Price\n"
             b"2024-01-01,A,S,I,1,1\n"
