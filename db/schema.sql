@@ -1628,94 +1628,94 @@ CREATE TRIGGER "40_auto_approve_recomputed" AFTER UPDATE ON data.predicted_order
 
 
 --
--- Name: orders 40_invoice_items_after_delete; Type: TRIGGER; Schema: data; Owner: -
+-- Name: orders 40_children_after_delete; Type: TRIGGER; Schema: data; Owner: -
 --
 
-CREATE TRIGGER "40_invoice_items_after_delete" AFTER DELETE ON data.orders REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_parent_gone();
-
-
---
--- Name: products 40_invoice_items_after_delete; Type: TRIGGER; Schema: data; Owner: -
---
-
-CREATE TRIGGER "40_invoice_items_after_delete" AFTER DELETE ON data.products REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_parent_gone();
+CREATE TRIGGER "40_children_after_delete" AFTER DELETE ON data.orders REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_gone();
 
 
 --
--- Name: orders 40_invoice_items_after_truncate; Type: TRIGGER; Schema: data; Owner: -
+-- Name: products 40_children_after_delete; Type: TRIGGER; Schema: data; Owner: -
 --
 
-CREATE TRIGGER "40_invoice_items_after_truncate" AFTER TRUNCATE ON data.orders FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_parent_truncated();
-
-
---
--- Name: products 40_invoice_items_after_truncate; Type: TRIGGER; Schema: data; Owner: -
---
-
-CREATE TRIGGER "40_invoice_items_after_truncate" AFTER TRUNCATE ON data.products FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_parent_truncated();
+CREATE TRIGGER "40_children_after_delete" AFTER DELETE ON data.products REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_gone();
 
 
 --
--- Name: orders 40_invoice_items_after_update_id; Type: TRIGGER; Schema: data; Owner: -
+-- Name: upload_jobs 40_children_after_delete; Type: TRIGGER; Schema: data; Owner: -
 --
 
-CREATE TRIGGER "40_invoice_items_after_update_id" AFTER UPDATE OF id ON data.orders FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_invoice_items_parent_gone();
-
-
---
--- Name: products 40_invoice_items_after_update_id; Type: TRIGGER; Schema: data; Owner: -
---
-
-CREATE TRIGGER "40_invoice_items_after_update_id" AFTER UPDATE OF id ON data.products FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_invoice_items_parent_gone();
+CREATE TRIGGER "40_children_after_delete" AFTER DELETE ON data.upload_jobs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_gone();
 
 
 --
--- Name: upload_rejects 40_job_after_insert; Type: TRIGGER; Schema: data; Owner: -
+-- Name: orders 40_children_after_truncate; Type: TRIGGER; Schema: data; Owner: -
 --
 
-CREATE TRIGGER "40_job_after_insert" AFTER INSERT ON data.upload_rejects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_upload_rejects_check_job();
+CREATE TRIGGER "40_children_after_truncate" AFTER TRUNCATE ON data.orders FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_truncated();
 
 
 --
--- Name: upload_rejects 40_job_after_update; Type: TRIGGER; Schema: data; Owner: -
+-- Name: products 40_children_after_truncate; Type: TRIGGER; Schema: data; Owner: -
 --
 
-CREATE TRIGGER "40_job_after_update" AFTER UPDATE ON data.upload_rejects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_upload_rejects_check_job();
+CREATE TRIGGER "40_children_after_truncate" AFTER TRUNCATE ON data.products FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_truncated();
+
+
+--
+-- Name: upload_jobs 40_children_after_truncate; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_children_after_truncate" AFTER TRUNCATE ON data.upload_jobs FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_truncated();
+
+
+--
+-- Name: orders 40_children_after_update_id; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_children_after_update_id" AFTER UPDATE OF id ON data.orders FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_parent_gone();
+
+
+--
+-- Name: products 40_children_after_update_id; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_children_after_update_id" AFTER UPDATE OF id ON data.products FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_parent_gone();
+
+
+--
+-- Name: upload_jobs 40_children_after_update_id; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_children_after_update_id" AFTER UPDATE OF id ON data.upload_jobs FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_parent_gone();
 
 
 --
 -- Name: invoice_items 40_parents_after_insert; Type: TRIGGER; Schema: data; Owner: -
 --
 
-CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.invoice_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_check_parents();
+CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.invoice_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
+
+
+--
+-- Name: upload_rejects 40_parents_after_insert; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.upload_rejects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
 
 
 --
 -- Name: invoice_items 40_parents_after_update; Type: TRIGGER; Schema: data; Owner: -
 --
 
-CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.invoice_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_invoice_items_check_parents();
+CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.invoice_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
 
 
 --
--- Name: upload_jobs 40_upload_rejects_after_delete; Type: TRIGGER; Schema: data; Owner: -
+-- Name: upload_rejects 40_parents_after_update; Type: TRIGGER; Schema: data; Owner: -
 --
 
-CREATE TRIGGER "40_upload_rejects_after_delete" AFTER DELETE ON data.upload_jobs REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_upload_jobs_deleted();
-
-
---
--- Name: upload_jobs 40_upload_rejects_after_truncate; Type: TRIGGER; Schema: data; Owner: -
---
-
-CREATE TRIGGER "40_upload_rejects_after_truncate" AFTER TRUNCATE ON data.upload_jobs FOR EACH STATEMENT EXECUTE FUNCTION app.tg_upload_jobs_truncated();
-
-
---
--- Name: upload_jobs 40_upload_rejects_after_update_id; Type: TRIGGER; Schema: data; Owner: -
---
-
-CREATE TRIGGER "40_upload_rejects_after_update_id" AFTER UPDATE OF id ON data.upload_jobs FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_upload_jobs_id_changed();
+CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.upload_rejects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
 
 
 --
