@@ -1635,10 +1635,24 @@ CREATE TRIGGER "40_children_after_delete" AFTER DELETE ON data.orders REFERENCIN
 
 
 --
+-- Name: predicted_orders 40_children_after_delete; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_children_after_delete" AFTER DELETE ON data.predicted_orders REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_gone();
+
+
+--
 -- Name: products 40_children_after_delete; Type: TRIGGER; Schema: data; Owner: -
 --
 
 CREATE TRIGGER "40_children_after_delete" AFTER DELETE ON data.products REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_gone();
+
+
+--
+-- Name: stores 40_children_after_delete; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_children_after_delete" AFTER DELETE ON data.stores REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_gone();
 
 
 --
@@ -1656,10 +1670,24 @@ CREATE TRIGGER "40_children_after_truncate" AFTER TRUNCATE ON data.orders FOR EA
 
 
 --
+-- Name: predicted_orders 40_children_after_truncate; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_children_after_truncate" AFTER TRUNCATE ON data.predicted_orders FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_truncated();
+
+
+--
 -- Name: products 40_children_after_truncate; Type: TRIGGER; Schema: data; Owner: -
 --
 
 CREATE TRIGGER "40_children_after_truncate" AFTER TRUNCATE ON data.products FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_truncated();
+
+
+--
+-- Name: stores 40_children_after_truncate; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_children_after_truncate" AFTER TRUNCATE ON data.stores FOR EACH STATEMENT EXECUTE FUNCTION app.tg_parent_truncated();
 
 
 --
@@ -1677,10 +1705,24 @@ CREATE TRIGGER "40_children_after_update_id" AFTER UPDATE OF id ON data.orders F
 
 
 --
+-- Name: predicted_orders 40_children_after_update_id; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_children_after_update_id" AFTER UPDATE OF id ON data.predicted_orders FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_parent_gone();
+
+
+--
 -- Name: products 40_children_after_update_id; Type: TRIGGER; Schema: data; Owner: -
 --
 
 CREATE TRIGGER "40_children_after_update_id" AFTER UPDATE OF id ON data.products FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_parent_gone();
+
+
+--
+-- Name: stores 40_children_after_update_id; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_children_after_update_id" AFTER UPDATE OF id ON data.stores FOR EACH ROW WHEN ((old.id IS DISTINCT FROM new.id)) EXECUTE FUNCTION app.tg_parent_gone();
 
 
 --
@@ -1698,10 +1740,31 @@ CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.invoice_items REFE
 
 
 --
+-- Name: predicted_order_items 40_parents_after_insert; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.predicted_order_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
+
+
+--
+-- Name: product_associations 40_parents_after_insert; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.product_associations REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
+
+
+--
 -- Name: upload_rejects 40_parents_after_insert; Type: TRIGGER; Schema: data; Owner: -
 --
 
 CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.upload_rejects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
+
+
+--
+-- Name: upselling_recommendations 40_parents_after_insert; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.upselling_recommendations REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
 
 
 --
@@ -1712,10 +1775,31 @@ CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.invoice_items REFE
 
 
 --
+-- Name: predicted_order_items 40_parents_after_update; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.predicted_order_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
+
+
+--
+-- Name: product_associations 40_parents_after_update; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.product_associations REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
+
+
+--
 -- Name: upload_rejects 40_parents_after_update; Type: TRIGGER; Schema: data; Owner: -
 --
 
 CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.upload_rejects REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
+
+
+--
+-- Name: upselling_recommendations 40_parents_after_update; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.upselling_recommendations REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
 
 
 --
@@ -1775,22 +1859,6 @@ ALTER TABLE ONLY data.orders
 
 
 --
--- Name: predicted_order_items predicted_order_items_predicted_order_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
---
-
-ALTER TABLE ONLY data.predicted_order_items
-    ADD CONSTRAINT predicted_order_items_predicted_order_id_fkey FOREIGN KEY (predicted_order_id) REFERENCES data.predicted_orders(id) ON DELETE CASCADE;
-
-
---
--- Name: predicted_order_items predicted_order_items_product_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
---
-
-ALTER TABLE ONLY data.predicted_order_items
-    ADD CONSTRAINT predicted_order_items_product_id_fkey FOREIGN KEY (product_id) REFERENCES data.products(id) ON DELETE CASCADE;
-
-
---
 -- Name: predicted_orders predicted_orders_decided_by_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
 --
 
@@ -1831,22 +1899,6 @@ ALTER TABLE ONLY data.prediction_decisions
 
 
 --
--- Name: product_associations product_associations_antecedent_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
---
-
-ALTER TABLE ONLY data.product_associations
-    ADD CONSTRAINT product_associations_antecedent_id_fkey FOREIGN KEY (antecedent_id) REFERENCES data.products(id) ON DELETE CASCADE;
-
-
---
--- Name: product_associations product_associations_consequent_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
---
-
-ALTER TABLE ONLY data.product_associations
-    ADD CONSTRAINT product_associations_consequent_id_fkey FOREIGN KEY (consequent_id) REFERENCES data.products(id) ON DELETE CASCADE;
-
-
---
 -- Name: revoked_tokens revoked_tokens_user_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
 --
 
@@ -1884,22 +1936,6 @@ ALTER TABLE ONLY data.store_preferences
 
 ALTER TABLE ONLY data.upload_jobs
     ADD CONSTRAINT upload_jobs_created_by_fkey FOREIGN KEY (created_by) REFERENCES data.users(id) ON DELETE SET NULL;
-
-
---
--- Name: upselling_recommendations upselling_recommendations_product_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
---
-
-ALTER TABLE ONLY data.upselling_recommendations
-    ADD CONSTRAINT upselling_recommendations_product_id_fkey FOREIGN KEY (product_id) REFERENCES data.products(id) ON DELETE CASCADE;
-
-
---
--- Name: upselling_recommendations upselling_recommendations_store_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
---
-
-ALTER TABLE ONLY data.upselling_recommendations
-    ADD CONSTRAINT upselling_recommendations_store_id_fkey FOREIGN KEY (store_id) REFERENCES data.stores(id) ON DELETE CASCADE;
 
 
 --

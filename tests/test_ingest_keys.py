@@ -1,4 +1,5 @@
-"""The set-based keys of invoice lines (functions/set_based_keys.sql, migration 0006) refuse what
+"""The set-based keys of invoice lines (functions/set_based_keys.sql, migration 0006; rejected
+lines, 0007; the analytics' derived rows, 0008) refuse what
 the foreign keys refused, with the same SQLSTATE (23503), constraint name and message, cascade
 what they cascaded, and lock parents as they did: a concurrent delete of a product waits for
 the transaction that inserted its lines, then is refused."""
@@ -265,3 +266,80 @@ def test_truncating_the_jobs_takes_their_rejects(job):
         assert c.execute("SELECT count(*) FROM data.upload_rejects").fetchone()[0] == 0
         c.rollback()
     assert rejects_of(url, jid) == 2
+
+
+# The analytics' derived rows (migration 0008_derived_keys): the same triggers, from the same list.
+DERIVED = {
+    "predicted_order_items": ("predicted_order_id", "product_id"),
+    "upselling_recommendations": ("store_id", "product_id"),
+    "product_associations": ("antecedent_id", "consequent_id"),
+}
+P_GONE = "12121212-0000-4000-8000-0000000000ff"
+
+
+@pytest.fixture
+def derived(world):
+    """A prediction of the world's store with a line of each product, an upselling suggestion and an
+    association rule between the two products; returns (url, prediction id)."""
+    with psycopg.connect(world, autocommit=True) as c:
+        pid = c.execute("INSERT INTO data.predicted_orders (store_id, predicted_date, confidence, as_of) "
+                        "VALUES ('KEYS-S', '2030-02-01', 0.5, '2030-01-02') RETURNING id").fetchone()[0]
+        c.execute("INSERT INTO data.predicted_order_items (predicted_order_id, product_id, quantity, unit_price, "
+                  "line_amount) VALUES (%s, %s, 1, 10, 10), (%s, %s, 1, 10, 10)", (pid, P_KNOWN, pid, P_SPARE))
+        c.execute("INSERT INTO data.upselling_recommendations (store_id, product_id) VALUES ('KEYS-S', %s)", (P_SPARE,))
+        c.execute("INSERT INTO data.product_associations (antecedent_id, consequent_id, orders_both, support, "
+                  "confidence, lift, as_of) VALUES (%s, %s, 1, 0.1, 0.5, 1.5, '2030-01-02')", (P_KNOWN, P_SPARE))
+    yield world, pid
+    with psycopg.connect(world, autocommit=True) as c:
+        c.execute("DELETE FROM data.predicted_orders WHERE store_id = 'KEYS-S'")
+        c.execute("DELETE FROM data.upselling_recommendations WHERE store_id = 'KEYS-S'")
+        c.execute("DELETE FROM data.product_associations WHERE antecedent_id = %s", (P_KNOWN,))
+
+
+def test_derived_rows_have_no_foreign_key_left_and_their_triggers_are_there(world):
+    for child, cols in DERIVED.items():
+        assert count(world, "SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+                     (f"data.{child}",)) == 0, child
+        assert count(world, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgrelid = %s::regclass "
+                            "AND tgname IN ('40_parents_after_insert', '40_parents_after_update')",
+                     (f"data.{child}",)) == 2, child
+        assert count(world, "SELECT count(*) FROM app.set_based_keys() WHERE child = %s", (child,)) == len(cols)
+
+
+@pytest.mark.parametrize("child, sql, col", [
+    ("predicted_order_items", "INSERT INTO data.predicted_order_items (predicted_order_id, product_id, quantity, "
+     "unit_price, line_amount) SELECT id, %(gone)s, 1, 1, 1 FROM data.predicted_orders WHERE store_id = 'KEYS-S'",
+     "product_id"),
+    ("upselling_recommendations", "INSERT INTO data.upselling_recommendations (store_id, product_id) "
+     "VALUES ('KEYS-NO-SUCH-STORE', %(known)s)", "store_id"),
+    ("product_associations", "UPDATE data.product_associations SET consequent_id = %(gone)s "
+     "WHERE antecedent_id = %(known)s", "consequent_id"),
+])
+def test_a_derived_row_of_a_missing_parent_is_refused_like_a_foreign_key(derived, child, sql, col):
+    url, _ = derived
+    e = refused(url, sql, {"gone": P_GONE, "known": P_KNOWN})
+    assert isinstance(e, errors.ForeignKeyViolation)
+    assert e.diag.constraint_name == f"{child}_{col}_fkey" and e.diag.table_name == child
+    assert e.diag.message_primary == (f'insert or update on table "{child}" violates foreign key constraint '
+                                      f'"{child}_{col}_fkey"')
+
+
+def test_derived_rows_go_with_their_prediction_store_or_product(derived):
+    url, pid = derived
+    items = "SELECT count(*) FROM data.predicted_order_items WHERE predicted_order_id = %s"
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("DELETE FROM data.predicted_orders WHERE id = %s", (pid,))
+    assert count(url, items, (pid,)) == 0
+    # the spare product has no invoice line: its suggestion and its rule go with it
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute("DELETE FROM data.products WHERE id = %s", (P_SPARE,))
+    assert count(url, "SELECT count(*) FROM data.upselling_recommendations WHERE store_id = 'KEYS-S'") == 0
+    assert count(url, "SELECT count(*) FROM data.product_associations WHERE antecedent_id = %s", (P_KNOWN,)) == 0
+
+
+def test_a_product_with_invoice_lines_keeps_its_derived_rows_when_its_delete_is_refused(derived):
+    url, pid = derived
+    e = refused(url, "DELETE FROM data.products WHERE id = %s", (P_KNOWN,))
+    assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "invoice_items_product_id_fkey"
+    assert count(url, "SELECT count(*) FROM data.predicted_order_items WHERE predicted_order_id = %s", (pid,)) == 2
+    assert count(url, "SELECT count(*) FROM data.product_associations WHERE antecedent_id = %s", (P_KNOWN,)) == 1
