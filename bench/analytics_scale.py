@@ -1,14 +1,16 @@
 """Analytics at real size: how the upload job's analytics refresh, `mangalm predict`, a small
 append and the dashboard's requests grow with the history.
 
-    .venv/bin/python bench/analytics_scale.py [--file REAL_EXPORT] [--steps 25 50 100]
+    .venv/bin/python bench/analytics_scale.py [--file REAL_EXPORT] [--steps 25 50 100 200]
                                               [--append 1] [--quick] [--port-base 15300] [--keep]
 
-For each step (a share of the real export's lines, default 25 %, 50 %, 100 %) it makes a fresh
+For each step (a share of the real export's lines, default 25 %, 50 %, 100 % and 200 %: the
+lines and a "twin" copy of them for other customers, the whole export's size) it makes a fresh
 database and, through the real pipeline (bench/common.py: gateway/loader.py + one upload job):
 1. loads the first (step - append) % of the file's lines: the job's total and its analytics
    refresh, by step (timings of app.refresh_derived);
-2. appends the next --append % (default 1 %) of lines: that job's refresh, by step;
+2. appends the next --append % (default 1 %) of the file's lines (of the doubled file's at
+   200 %): that job's refresh, by step;
 3. runs `mangalm predict` (api.predict, every store), twice: the first re-mines the association
    rules (invoices came since the upload mined them), the second reuses them;
 4. times the SQL behind the dashboard's overview and the busiest store's page, as a manager
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import heapq
 import json
 import shutil
 import statistics
@@ -43,16 +46,38 @@ QUALITY_CUTOFF, QUALITY_HORIZON = date(2011, 9, 9), 60
 CUTS = OUT / "analytics_scale"   # the cut files, made in a second and removed afterwards
 
 
+def with_twins(header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    """The lines and a copy of them for "twin" customers (customer ids, names and invoice numbers
+    marked T), merged in invoice-date order: the development half at the whole export's size
+    (1.0M lines, twice the customers, the same products and dates), where the real held-out half
+    is not at hand."""
+    date, customer, name = header.index("Invoice Date"), header.index("Customer ID"), header.index("Customer Name")
+    invoice, number = header.index("Invoice ID"), header.index("Invoice Number")
+
+    def twin(row: list[str]) -> list[str]:
+        row = list(row)
+        for i in (invoice, number):
+            row[i] = "T" + row[i]
+        for i in (customer, name):
+            if row[i]:
+                row[i] = "T" + row[i]
+        return row
+
+    return list(heapq.merge(rows, map(twin, rows), key=lambda r: r[date]))
+
+
 def cut(path: Path, steps: list[float], append: float) -> dict[float, tuple[Path, Path, int, int]]:
     """Per step: (base file, append file, base lines, append lines), the base the first
     (step - append) % of the data lines, the append the lines after it up to step %; every cut
-    moved forward to the end of an invoice."""
+    moved forward to the end of an invoice. A step over 100 % is cut from the lines with their
+    twins (with_twins: 200 % is all of both)."""
     with open(path, newline="", encoding="utf-8") as f:
-        header, *rows = list(csv.reader(f))
+        header, *lines = list(csv.reader(f))
     number = header.index("Invoice Number")
+    doubled = with_twins(header, lines) if max(steps) > 100 else []
 
-    def boundary(share: float) -> int:
-        i = min(len(rows), max(1, round(len(rows) * share / 100)))
+    def boundary(rows: list[list[str]], share: float) -> int:
+        i = min(len(rows), max(1, round(len(rows) * share)))
         while 0 < i < len(rows) and rows[i][number] == rows[i - 1][number]:
             i += 1
         return i
@@ -61,7 +86,9 @@ def cut(path: Path, steps: list[float], append: float) -> dict[float, tuple[Path
     folder = CUTS
     folder.mkdir(parents=True, exist_ok=True)
     for step in steps:
-        a, b = boundary(step - append), boundary(step)
+        # (the append is --append % of the whole file: of the doubled one for a step over 100 %)
+        rows, whole = (doubled, 200) if step > 100 else (lines, 100)
+        a, b = boundary(rows, (step - append * whole / 100) / whole), boundary(rows, step / whole)
         files = []
         for name, part in ((f"base-{step:g}.csv", rows[:a]), (f"append-{step:g}.csv", rows[a:b])):
             p = folder / name
@@ -196,7 +223,8 @@ def ratio(a, b) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     stack_arguments(parser, 15300, real_file=True)
-    parser.add_argument("--steps", type=float, nargs="+", default=[25, 50, 100], help="shares of the file's lines, in %%")
+    parser.add_argument("--steps", type=float, nargs="+", default=[25, 50, 100, 200],
+                        help="shares of the file's lines, in %%; over 100: with their twins (with_twins)")
     parser.add_argument("--append", type=float, default=1.0, help="the append's share of the file's lines, in %%")
     parser.add_argument("--quick", action="store_true", help="steps 5 and 10 %% only (a minute or two)")
     args = parser.parse_args()
