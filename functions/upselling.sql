@@ -141,7 +141,9 @@ BEGIN
   -- (The stores come from the staged order days, 11k rows on the real export's half, not
   -- from its 242k lines: 46 ms less; a store whose recent orders hold no bought line has no
   -- products below, so it adds nothing.)
-  PERFORM app.stage_recent_lines(p_as_of, 12);
+  -- (Without similar stores only the stores asked for are read: a partial staging of them
+  -- does.)
+  PERFORM app.stage_recent_lines(p_as_of, 12, false, CASE WHEN v_peers THEN NULL ELSE p_store_ids END);
   PERFORM app.drop_temp_table('upsell_stores');
   CREATE TEMP TABLE upsell_stores ON COMMIT DROP AS
   SELECT r.store_key, r.store_id, r.orders_seen, p_store_ids IS NULL OR t.id IS NOT NULL AS target
