@@ -147,6 +147,57 @@ def test_refresh_derived_recomputes_the_touched_stores_and_announces_it(run, his
     assert refreshed_at >= changed_at  # the summary was refreshed after the recompute
 
 
+TOUCHED_ROWS = {
+    "predictions": """SELECT store_id, predicted_date, confidence, priority, total_amount, as_of, justification, model
+                      FROM data.predicted_orders WHERE status = 'pending' AND store_id = ANY(%(s)s) ORDER BY 1""",
+    "items": """SELECT p.store_id, i.product_id, i.quantity, i.unit_price, i.line_amount, i.frequency, i.item_rank,
+                       i.item_probability, i.in_basket
+                FROM data.predicted_order_items i JOIN data.predicted_orders p ON p.id = i.predicted_order_id
+                WHERE p.status = 'pending' AND p.store_id = ANY(%(s)s) ORDER BY 1, 2""",
+    "upselling": """SELECT store_id, product_id, score, support, confidence, lift, similar_store_share, expected_gain,
+                           reason, evidence, as_of
+                    FROM data.upselling_recommendations WHERE store_id = ANY(%(s)s) ORDER BY 1, 2""",
+}
+
+
+def test_an_upload_of_a_few_stores_refreshes_them_as_a_refresh_of_every_store_would(history, db_url):
+    """An upload's refresh stages only its stores' recent lines and the other stores' last 30
+    days, yet its stores get the same predictions, ranked items, probabilities, quantities
+    (never-bought products: the median over every store's lines) and upselling as a refresh
+    of every store as of the same date."""
+    with psycopg.connect(db_url) as conn:  # rolled back
+        every = [r[0] for r in conn.execute("SELECT id FROM data.stores ORDER BY id")]
+        conn.execute("SELECT app.refresh_derived(%s)", (every,))  # rules and fits as of the newest invoices
+        # stores whose ranking holds products they never bought, and others
+        touched = [r[0] for r in conn.execute(
+            """(SELECT DISTINCT p.store_id FROM data.predicted_orders p JOIN data.predicted_order_items i
+                ON i.predicted_order_id = p.id AND i.frequency = 0 WHERE p.status = 'pending' ORDER BY 1 LIMIT 4)
+               UNION (SELECT store_id FROM data.predicted_orders WHERE status = 'pending' ORDER BY 1 LIMIT 4)""")]
+        # the append: a store reorders its last invoice's lines on the newest invoice date
+        order_id = conn.execute("""INSERT INTO data.orders (store_id, source, invoice_number, status, order_date, total_amount)
+                                   VALUES (%s, 'invoice', 'TEST-APPEND-1', 'invoiced', %s, 100) RETURNING id""",
+                                (touched[0], history)).fetchone()[0]
+        conn.execute("""INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total)
+                        SELECT %s, i.line_no, i.product_id, i.quantity, i.unit_price, i.line_total
+                        FROM data.invoice_items i
+                        WHERE i.order_id = (SELECT max(o.id) FROM data.orders o
+                                            WHERE o.store_id = %s AND o.source = 'invoice' AND o.id < %s)""",
+                     (order_id, touched[0], order_id))
+        conn.execute("SELECT app.refresh_derived(%s)", (touched,))
+        old_lines_of_others = conn.execute(
+            "SELECT count(*) FROM pg_temp.recent_lines WHERE NOT store_id = ANY(%s) AND order_date <= %s",
+            (touched, history - timedelta(days=30))).fetchone()[0]
+        scoped = {k: conn.execute(q, {"s": touched}).fetchall() for k, q in TOUCHED_ROWS.items()}
+        conn.execute("SELECT app.refresh_derived(%s)", (every,))
+        full = {k: conn.execute(q, {"s": touched}).fetchall() for k, q in TOUCHED_ROWS.items()}
+        conn.rollback()
+    assert old_lines_of_others == 0  # the scoped refresh staged a part of the lines
+    assert len(scoped["predictions"]) == len(touched) and {r[5] for r in scoped["predictions"]} == {history}
+    assert any(row[5] == 0 for row in scoped["items"])  # never-bought candidates were priced and sized
+    assert scoped["upselling"]
+    assert scoped == full
+
+
 def test_predict_csv_neutralises_formulas_from_uploads(run, history, conn, tmp_path):
     """A store name from an upload that a spreadsheet would run as a formula is written as text."""
     store, name = conn.execute("""SELECT s.id, s.name FROM data.stores s JOIN data.predicted_orders p

@@ -1,6 +1,6 @@
 -- Next-order predictions on small hand-computed histories (functions/predictions.sql).
 BEGIN;
-SELECT plan(47);
+SELECT plan(51);
 
 -- Fixtures, as the owner ---------------------------------------------------------------------
 INSERT INTO data.stores (id, name, source) VALUES
@@ -204,7 +204,8 @@ SELECT is((SELECT string_agg(oi.product_id::text, ',') FROM data.order_items oi 
 
 -- A partial staging of recent lines (app.fit_item_model's: the stores that ordered after its
 -- cutoff): the stores asked for, all their recent order days, and every other store's lines of
--- the last 30 days only (the popularity the candidates read); never kept for reuse.
+-- the last 30 days only (the popularity the candidates read); kept for reuse (an upload's
+-- refresh), only by a call for the same stores.
 INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total)
 SELECT o.id, 1, 'dddddddd-0000-4000-8000-000000000003', 5, 120, 600
 FROM data.orders o WHERE o.invoice_number IN ('TP-S-2025-01-06', 'TP-S-2025-02-24');
@@ -222,7 +223,22 @@ SELECT ok((SELECT g > 0 FROM pg_temp.basket_candidates WHERE product_id = 'ddddd
 SELECT results_eq($$SELECT store_id, product_id, k, n, u, g, score, score_rank FROM pg_temp.basket_candidates ORDER BY 1, 2$$,
                   $$SELECT * FROM pg_temp.tp_full_candidates ORDER BY 1, 2$$,
                   'the candidates of the stores asked for are those of a full staging');
-SELECT is(current_setting('mangalm.recent_lines', true), '', 'a partial staging is never kept for reuse');
+SELECT is(current_setting('mangalm.recent_lines', true), app.recent_lines_mark('2025-03-04', 12, ARRAY['TP-WEEKLY']),
+          'a partial staging kept for reuse is marked with its stores');
+SELECT is(app.recent_lines_mark('2025-03-04', 12, ARRAY['TP-WEEKLY', 'TP-SKIP', 'TP-WEEKLY']),
+          app.recent_lines_mark('2025-03-04', 12, ARRAY['TP-SKIP', 'TP-WEEKLY']),
+          'the mark names the stores whatever their order and repeats');
+CREATE TEMP TABLE tp_staged AS SELECT to_regclass('pg_temp.recent_lines')::oid AS staging;
+DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12, false, ARRAY[''TP-WEEKLY'']); END';
+SELECT is(to_regclass('pg_temp.recent_lines')::oid, (SELECT staging FROM tp_staged), 'a call for the same stores reuses it');
+DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12, false, ARRAY[''TP-SKIP'']); END';
+SELECT isnt(to_regclass('pg_temp.recent_lines')::oid, (SELECT staging FROM tp_staged), 'a call for other stores stages anew');
+DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12, true, ARRAY[''TP-WEEKLY'']);
+          UPDATE tp_staged SET staging = to_regclass(''pg_temp.recent_lines'')::oid;
+          PERFORM app.stage_recent_lines(''2025-03-04'', 12); END';
+SELECT ok(to_regclass('pg_temp.recent_lines')::oid <> (SELECT staging FROM tp_staged)
+          AND (SELECT count(DISTINCT order_date) FROM pg_temp.recent_lines WHERE store_id = 'TP-SKIP') > 1,
+          'and a call for every store stages every store''s lines');
 
 -- Recency weights from a set of order days: equal sets weigh exactly the same, so two
 -- products a store always bought together tie on the score and are ranked by product key.
