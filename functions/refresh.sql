@@ -139,9 +139,12 @@ DECLARE
   v_as_of date := coalesce(predict.as_of, app.analytics_as_of());
   v_fit bigint;
   v_started timestamptz := clock_timestamp();
+  v_fitted_ms numeric;
   v_result jsonb;
 BEGIN
   v_fit := app.fit_calibration(v_as_of);
+  -- (the fits' time joins the refresh's steps: a refit is often the largest of them)
+  v_fitted_ms := round(extract(epoch FROM clock_timestamp() - v_started) * 1000);
   PERFORM app.refresh_derived(NULL, 'predict', v_as_of);
   SELECT jsonb_build_object(
     'as_of', v_as_of,
@@ -157,7 +160,8 @@ BEGIN
                                               'training_cutoffs', cardinality(c.training_cutoffs), 'bins', c.bins)
                     FROM data.prediction_calibrations c WHERE c.id = v_fit),
     'seconds', round(extract(epoch FROM clock_timestamp() - v_started)::numeric, 3),
-    'timings_ms', nullif(current_setting('mangalm.refresh_timings', true), '')::jsonb)
+    'timings_ms', jsonb_build_object('calibration', v_fitted_ms)
+                  || coalesce(nullif(current_setting('mangalm.refresh_timings', true), '')::jsonb, '{}'))
   INTO v_result
   FROM data.predicted_orders p WHERE p.status = 'pending';
   RETURN v_result;

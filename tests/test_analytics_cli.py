@@ -85,6 +85,9 @@ def test_predict_as_of_uses_only_earlier_invoices(run, history, conn):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["as_of"] == as_of.isoformat() and summary["predictions"] > 0
+    # its steps' times, the models' refit first (a fresh as-of date: the fits are made anew)
+    assert {"calibration", "predictions", "upselling"} <= summary["timings_ms"].keys()
+    assert summary["timings_ms"]["calibration"] > 0
     rows = conn.execute("""SELECT as_of, (justification ->> 'last_order')::date, predicted_date
                            FROM data.predicted_orders WHERE status = 'pending'""").fetchall()
     assert rows and all(a == as_of and last <= as_of < predicted for a, last, predicted in rows)
