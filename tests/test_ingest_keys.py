@@ -48,6 +48,30 @@ def count(url, sql, params=()) -> int:
         return c.execute(sql, params).fetchone()[0]
 
 
+def waits_for(url, first, second) -> dict:
+    """Runs `first` (sql, params) in an open transaction, then `second` from another connection:
+    asserts that it waits until the first commits; returns its outcome ({"done": True} or
+    {"error": e})."""
+    outcome = {}
+    with psycopg.connect(url) as a:
+        a.execute(*first)                                  # not committed yet
+
+        def then():
+            with psycopg.connect(url, autocommit=True) as b:
+                try:
+                    b.execute(*second)
+                    outcome["done"] = True
+                except psycopg.Error as e:
+                    outcome["error"] = e
+        t = threading.Thread(target=then)
+        t.start()
+        time.sleep(1.0)
+        assert t.is_alive(), "the second statement waits for the first transaction"
+        a.commit()
+        t.join(30)
+    return outcome
+
+
 def test_no_foreign_key_is_left_and_the_triggers_are_there(world):
     assert count(world, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'data.invoice_items'::regclass "
                         "AND contype = 'f'") == 0
@@ -109,45 +133,13 @@ def test_deleting_an_order_deletes_its_lines_only(world):
 
 def test_a_product_deleted_while_its_line_is_being_inserted_waits_then_is_refused(world):
     """The inserting transaction locks the product FOR KEY SHARE, as a foreign key does."""
-    outcome = {}
-    with psycopg.connect(world) as a:
-        a.execute(LINE, (OTHER, 2, P_SPARE))               # not committed yet
-
-        def delete():
-            with psycopg.connect(world, autocommit=True) as b:
-                try:
-                    b.execute("DELETE FROM data.products WHERE id = %s", (P_SPARE,))
-                    outcome["deleted"] = True
-                except psycopg.Error as e:
-                    outcome["error"] = e
-        t = threading.Thread(target=delete)
-        t.start()
-        time.sleep(1.0)
-        assert t.is_alive(), "the delete waits for the inserting transaction"
-        a.commit()
-        t.join(30)
+    outcome = waits_for(world, (LINE, (OTHER, 2, P_SPARE)), ("DELETE FROM data.products WHERE id = %s", (P_SPARE,)))
     assert isinstance(outcome.get("error"), errors.ForeignKeyViolation), outcome
     assert count(world, "SELECT count(*) FROM data.products WHERE id = %s", (P_SPARE,)) == 1
 
 
 def test_a_line_inserted_while_its_product_is_being_deleted_waits_then_is_refused(world):
-    outcome = {}
-    with psycopg.connect(world) as b:
-        b.execute("DELETE FROM data.products WHERE id = %s", (P_SPARE,))   # not committed yet
-
-        def insert():
-            with psycopg.connect(world, autocommit=True) as a:
-                try:
-                    a.execute(LINE, (OTHER, 3, P_SPARE))
-                    outcome["inserted"] = True
-                except psycopg.Error as e:
-                    outcome["error"] = e
-        t = threading.Thread(target=insert)
-        t.start()
-        time.sleep(1.0)
-        assert t.is_alive(), "the insert waits for the deleting transaction"
-        b.commit()
-        t.join(30)
+    outcome = waits_for(world, ("DELETE FROM data.products WHERE id = %s", (P_SPARE,)), (LINE, (OTHER, 3, P_SPARE)))
     assert isinstance(outcome.get("error"), errors.ForeignKeyViolation), outcome
 
 
@@ -219,42 +211,13 @@ def test_deleting_a_job_deletes_its_rejects_only_and_a_referenced_job_id_cannot_
 def test_a_job_deleted_while_its_rejects_are_being_inserted_waits_then_takes_them(job):
     """The inserting statement locks the job FOR KEY SHARE, as the foreign key did."""
     url, jid, _ = job
-    outcome = {}
-    with psycopg.connect(url) as a:
-        a.execute(REJECT, (jid, 4))                        # not committed yet
-
-        def delete():
-            with psycopg.connect(url, autocommit=True) as b:
-                b.execute("DELETE FROM data.upload_jobs WHERE id = %s", (jid,))
-                outcome["deleted"] = True
-        t = threading.Thread(target=delete)
-        t.start()
-        time.sleep(1.0)
-        assert t.is_alive(), "the delete waits for the inserting transaction"
-        a.commit()
-        t.join(30)
-    assert outcome == {"deleted": True} and rejects_of(url, jid) == 0
+    outcome = waits_for(url, (REJECT, (jid, 4)), ("DELETE FROM data.upload_jobs WHERE id = %s", (jid,)))
+    assert outcome == {"done": True} and rejects_of(url, jid) == 0
 
 
 def test_a_reject_inserted_while_its_job_is_being_deleted_waits_then_is_refused(job):
     url, jid, _ = job
-    outcome = {}
-    with psycopg.connect(url) as b:
-        b.execute("DELETE FROM data.upload_jobs WHERE id = %s", (jid,))   # not committed yet
-
-        def insert():
-            with psycopg.connect(url, autocommit=True) as a:
-                try:
-                    a.execute(REJECT, (jid, 5))
-                    outcome["inserted"] = True
-                except psycopg.Error as e:
-                    outcome["error"] = e
-        t = threading.Thread(target=insert)
-        t.start()
-        time.sleep(1.0)
-        assert t.is_alive(), "the insert waits for the deleting transaction"
-        b.commit()
-        t.join(30)
+    outcome = waits_for(url, ("DELETE FROM data.upload_jobs WHERE id = %s", (jid,)), (REJECT, (jid, 5)))
     assert isinstance(outcome.get("error"), errors.ForeignKeyViolation), outcome
     assert rejects_of(url, jid) == 0
 
