@@ -646,7 +646,7 @@ BEGIN
 
   -- The recomputed baskets replace the old ones line by line: a line the same as before (as
   -- the columns store it) stays, the others are deleted and the new ones written. Each written
-  -- line costs its foreign-key checks and four index entries: a second refresh of every store
+  -- line costs its key checks and four index entries: a second refresh of every store
   -- over the same invoices took 151 ms for the predictions on the demo set, 95 ms now (min of
   -- 4), and on the real export's half 2.5 s, 1.5 s now (min of 2, a busy machine).
   DELETE FROM data.predicted_order_items i USING pg_temp.forecast_upserted u
