@@ -42,8 +42,14 @@ GRANT SELECT ON api.stores, api.store_preferences, api.store_assignments, api.pr
   api.order_items, api.invoice_items, api.predicted_orders, api.predicted_order_items,
   api.prediction_decisions, api.customer_segments, api.upselling_recommendations
   TO sales_rep, manager, admin, analyst;
+-- (the relationships of rows whose keys are triggers: views/10_api_core.sql)
 GRANT EXECUTE ON FUNCTION api.invoice_items(api.orders), api.invoice_items(api.products),
-  api.orders(api.invoice_items), api.products(api.invoice_items) TO sales_rep, manager, admin, analyst;
+  api.orders(api.invoice_items), api.products(api.invoice_items),
+  api.predicted_order_items(api.predicted_orders), api.predicted_order_items(api.products),
+  api.predicted_orders(api.predicted_order_items), api.products(api.predicted_order_items),
+  api.upselling_recommendations(api.stores), api.upselling_recommendations(api.products),
+  api.stores(api.upselling_recommendations), api.products(api.upselling_recommendations)
+  TO sales_rep, manager, admin, analyst;
 
 GRANT SELECT ON data.upload_jobs, api.upload_jobs TO manager, admin, analyst;
 -- Never the password hash: only the security-definer login functions read it.
