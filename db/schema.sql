@@ -230,6 +230,107 @@ COMMENT ON TABLE data.products IS 'Products the distributor sells';
 
 
 --
+-- Name: predicted_order_items; Type: TABLE; Schema: data; Owner: -
+--
+
+CREATE TABLE data.predicted_order_items (
+    id bigint NOT NULL,
+    predicted_order_id uuid NOT NULL,
+    product_id uuid NOT NULL,
+    quantity numeric(15,4) NOT NULL,
+    unit_price numeric(14,2) NOT NULL,
+    line_amount numeric(16,2) NOT NULL,
+    frequency numeric(4,3),
+    item_rank integer,
+    item_probability numeric(5,4),
+    in_basket boolean DEFAULT true NOT NULL,
+    CONSTRAINT predicted_order_items_item_probability_check CHECK (((item_probability >= (0)::numeric) AND (item_probability <= (1)::numeric))),
+    CONSTRAINT predicted_order_items_item_rank_check CHECK ((item_rank >= 1)),
+    CONSTRAINT predicted_order_items_quantity_check CHECK ((quantity > (0)::numeric)),
+    CONSTRAINT predicted_order_items_unit_price_check CHECK ((unit_price >= (0)::numeric))
+);
+
+
+--
+-- Name: COLUMN predicted_order_items.item_rank; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.predicted_order_items.item_rank IS 'Rank of the product among the store''s candidates for its next order (1 = most likely)';
+
+
+--
+-- Name: COLUMN predicted_order_items.item_probability; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.predicted_order_items.item_probability IS 'Calibrated probability that the product is in the store''s next order';
+
+
+--
+-- Name: COLUMN predicted_order_items.in_basket; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.predicted_order_items.in_basket IS 'True for the predicted order''s lines (a prefix of the ranking); false for the further candidates';
+
+
+--
+-- Name: upselling_recommendations; Type: TABLE; Schema: data; Owner: -
+--
+
+CREATE TABLE data.upselling_recommendations (
+    id bigint NOT NULL,
+    store_id text NOT NULL,
+    product_id uuid NOT NULL,
+    score numeric(10,4),
+    support numeric(8,5),
+    confidence numeric(6,4),
+    lift numeric(10,4),
+    similar_store_share numeric(6,4),
+    expected_gain numeric(14,2),
+    reason text,
+    evidence jsonb DEFAULT '{}'::jsonb NOT NULL,
+    as_of date,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: stores; Type: TABLE; Schema: data; Owner: -
+--
+
+CREATE TABLE data.stores (
+    id text NOT NULL,
+    name text NOT NULL,
+    address text,
+    city text,
+    state text,
+    country text,
+    postal_code text,
+    phone text,
+    email text,
+    sales_person text,
+    currency_code text,
+    payment_terms text,
+    first_order_date date,
+    last_order_date date,
+    is_active boolean DEFAULT true NOT NULL,
+    source text DEFAULT 'manual'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stores_id_check CHECK (((length(id) >= 1) AND (length(id) <= 255))),
+    CONSTRAINT stores_name_check CHECK ((length(btrim(name)) > 0)),
+    CONSTRAINT stores_source_check CHECK ((source = ANY (ARRAY['import'::text, 'manual'::text])))
+);
+
+
+--
+-- Name: TABLE stores; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON TABLE data.stores IS 'Retail stores (customers of the distributor)';
+
+
+--
 -- Name: upload_jobs; Type: TABLE; Schema: data; Owner: -
 --
 
@@ -327,42 +428,6 @@ CREATE TABLE data.dashboard_settings (
 
 
 --
--- Name: stores; Type: TABLE; Schema: data; Owner: -
---
-
-CREATE TABLE data.stores (
-    id text NOT NULL,
-    name text NOT NULL,
-    address text,
-    city text,
-    state text,
-    country text,
-    postal_code text,
-    phone text,
-    email text,
-    sales_person text,
-    currency_code text,
-    payment_terms text,
-    first_order_date date,
-    last_order_date date,
-    is_active boolean DEFAULT true NOT NULL,
-    source text DEFAULT 'manual'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT stores_id_check CHECK (((length(id) >= 1) AND (length(id) <= 255))),
-    CONSTRAINT stores_name_check CHECK ((length(btrim(name)) > 0)),
-    CONSTRAINT stores_source_check CHECK ((source = ANY (ARRAY['import'::text, 'manual'::text])))
-);
-
-
---
--- Name: TABLE stores; Type: COMMENT; Schema: data; Owner: -
---
-
-COMMENT ON TABLE data.stores IS 'Retail stores (customers of the distributor)';
-
-
---
 -- Name: order_items; Type: TABLE; Schema: data; Owner: -
 --
 
@@ -380,49 +445,6 @@ CREATE TABLE data.order_items (
     CONSTRAINT order_items_source_check CHECK ((source = ANY (ARRAY['manual'::text, 'prediction'::text, 'upsell'::text]))),
     CONSTRAINT order_items_unit_price_check CHECK ((unit_price >= (0)::numeric))
 );
-
-
---
--- Name: predicted_order_items; Type: TABLE; Schema: data; Owner: -
---
-
-CREATE TABLE data.predicted_order_items (
-    id bigint NOT NULL,
-    predicted_order_id uuid NOT NULL,
-    product_id uuid NOT NULL,
-    quantity numeric(15,4) NOT NULL,
-    unit_price numeric(14,2) NOT NULL,
-    line_amount numeric(16,2) NOT NULL,
-    frequency numeric(4,3),
-    item_rank integer,
-    item_probability numeric(5,4),
-    in_basket boolean DEFAULT true NOT NULL,
-    CONSTRAINT predicted_order_items_item_probability_check CHECK (((item_probability >= (0)::numeric) AND (item_probability <= (1)::numeric))),
-    CONSTRAINT predicted_order_items_item_rank_check CHECK ((item_rank >= 1)),
-    CONSTRAINT predicted_order_items_quantity_check CHECK ((quantity > (0)::numeric)),
-    CONSTRAINT predicted_order_items_unit_price_check CHECK ((unit_price >= (0)::numeric))
-);
-
-
---
--- Name: COLUMN predicted_order_items.item_rank; Type: COMMENT; Schema: data; Owner: -
---
-
-COMMENT ON COLUMN data.predicted_order_items.item_rank IS 'Rank of the product among the store''s candidates for its next order (1 = most likely)';
-
-
---
--- Name: COLUMN predicted_order_items.item_probability; Type: COMMENT; Schema: data; Owner: -
---
-
-COMMENT ON COLUMN data.predicted_order_items.item_probability IS 'Calibrated probability that the product is in the store''s next order';
-
-
---
--- Name: COLUMN predicted_order_items.in_basket; Type: COMMENT; Schema: data; Owner: -
---
-
-COMMENT ON COLUMN data.predicted_order_items.in_basket IS 'True for the predicted order''s lines (a prefix of the ranking); false for the further candidates';
 
 
 --
@@ -569,28 +591,6 @@ CREATE TABLE data.upload_rejects (
 --
 
 COMMENT ON COLUMN data.upload_rejects.job_id IS 'The upload job (data.upload_jobs id); checked per statement by a trigger, and the rejects go with their job';
-
-
---
--- Name: upselling_recommendations; Type: TABLE; Schema: data; Owner: -
---
-
-CREATE TABLE data.upselling_recommendations (
-    id bigint NOT NULL,
-    store_id text NOT NULL,
-    product_id uuid NOT NULL,
-    score numeric(10,4),
-    support numeric(8,5),
-    confidence numeric(6,4),
-    lift numeric(10,4),
-    similar_store_share numeric(6,4),
-    expected_gain numeric(14,2),
-    reason text,
-    evidence jsonb DEFAULT '{}'::jsonb NOT NULL,
-    as_of date,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
-);
 
 
 --
