@@ -42,14 +42,7 @@ GRANT SELECT ON api.stores, api.store_preferences, api.store_assignments, api.pr
   api.order_items, api.invoice_items, api.predicted_orders, api.predicted_order_items,
   api.prediction_decisions, api.customer_segments, api.upselling_recommendations
   TO sales_rep, manager, admin, analyst;
--- (the relationships of rows whose keys are triggers: views/10_api_core.sql)
-GRANT EXECUTE ON FUNCTION api.invoice_items(api.orders), api.invoice_items(api.products),
-  api.orders(api.invoice_items), api.products(api.invoice_items),
-  api.predicted_order_items(api.predicted_orders), api.predicted_order_items(api.products),
-  api.predicted_orders(api.predicted_order_items), api.products(api.predicted_order_items),
-  api.upselling_recommendations(api.stores), api.upselling_recommendations(api.products),
-  api.stores(api.upselling_recommendations), api.products(api.upselling_recommendations)
-  TO sales_rep, manager, admin, analyst;
+
 
 GRANT SELECT ON data.upload_jobs, api.upload_jobs TO manager, admin, analyst;
 -- Never the password hash: only the security-definer login functions read it.
@@ -181,3 +174,22 @@ GRANT EXECUTE ON FUNCTION app.login(text, text, inet), app.session_user_info(uui
 -- generate_order and decide_prediction (functions/orders.sql) run as the API caller and
 -- publish a data_changed event: through this definer function, without the right to NOTIFY.
 GRANT EXECUTE ON FUNCTION app.publish_event(text, jsonb) TO sales_rep, manager, admin;
+
+-- The computed relationships of rows whose keys are triggers (views/relationships.sql): to the
+-- API roles that may read both views, after every view's grants above.
+DO $$
+DECLARE
+  r record;
+  v_role text;
+BEGIN
+  FOR r IN SELECT * FROM app.api_relationships() LOOP
+    FOREACH v_role IN ARRAY ARRAY['sales_rep', 'manager', 'admin', 'analyst'] LOOP
+      IF has_table_privilege(v_role, format('api.%I', r.child), 'SELECT')
+         AND has_table_privilege(v_role, format('api.%I', r.parent), 'SELECT') THEN
+        EXECUTE format('GRANT EXECUTE ON FUNCTION api.%1$I(api.%2$I), api.%2$I(api.%1$I) TO %3$I',
+                       r.child, r.parent, v_role);
+      END IF;
+    END LOOP;
+  END LOOP;
+END
+$$;

@@ -370,6 +370,27 @@ CREATE TABLE data.upload_jobs (
 
 
 --
+-- Name: upload_rejects; Type: TABLE; Schema: data; Owner: -
+--
+
+CREATE TABLE data.upload_rejects (
+    id bigint NOT NULL,
+    job_id bigint NOT NULL,
+    line_no integer NOT NULL,
+    raw_line text,
+    reason text NOT NULL,
+    column_name text
+);
+
+
+--
+-- Name: COLUMN upload_rejects.job_id; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON COLUMN data.upload_rejects.job_id IS 'The upload job (data.upload_jobs id); checked per statement by a trigger, and the rejects go with their job';
+
+
+--
 -- Name: backtest_runs; Type: TABLE; Schema: data; Owner: -
 --
 
@@ -570,27 +591,6 @@ CREATE TABLE data.store_preferences (
     CONSTRAINT store_preferences_payment_terms_check CHECK (((payment_terms >= 0) AND (payment_terms <= 365))),
     CONSTRAINT store_preferences_preferred_delivery_day_check CHECK ((preferred_delivery_day = ANY (ARRAY['monday'::text, 'tuesday'::text, 'wednesday'::text, 'thursday'::text, 'friday'::text, 'saturday'::text, 'sunday'::text])))
 );
-
-
---
--- Name: upload_rejects; Type: TABLE; Schema: data; Owner: -
---
-
-CREATE TABLE data.upload_rejects (
-    id bigint NOT NULL,
-    job_id bigint NOT NULL,
-    line_no integer NOT NULL,
-    raw_line text,
-    reason text NOT NULL,
-    column_name text
-);
-
-
---
--- Name: COLUMN upload_rejects.job_id; Type: COMMENT; Schema: data; Owner: -
---
-
-COMMENT ON COLUMN data.upload_rejects.job_id IS 'The upload job (data.upload_jobs id); checked per statement by a trigger, and the rejects go with their job';
 
 
 --

@@ -306,3 +306,22 @@ def test_a_product_with_invoice_lines_keeps_its_derived_rows_when_its_delete_is_
     assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "invoice_items_product_id_fkey"
     assert count(url, "SELECT count(*) FROM data.predicted_order_items WHERE predicted_order_id = %s", (pid,)) == 2
     assert count(url, "SELECT count(*) FROM data.product_associations WHERE antecedent_id = %s", (P_KNOWN,)) == 1
+
+
+def test_every_set_based_key_embeds_in_the_api_for_who_reads_both_sides(world):
+    """views/relationships.sql makes PostgREST's computed relationships from app.set_based_keys():
+    both directions of every key whose two sides have api views (not the rules' two products)."""
+    with psycopg.connect(world, autocommit=True) as c:
+        pairs = set(c.execute("SELECT child, parent FROM app.api_relationships()").fetchall())
+    assert {("invoice_items", "orders"), ("invoice_items", "products"), ("predicted_order_items", "predicted_orders"),
+            ("predicted_order_items", "products"), ("upselling_recommendations", "stores"),
+            ("upselling_recommendations", "products"), ("upload_rejects", "upload_jobs")} == pairs
+    may = "SELECT has_function_privilege(%s, %s, 'EXECUTE')"
+    for child, parent in pairs:
+        for fn in (f"api.{child}(api.{parent})", f"api.{parent}(api.{child})"):
+            assert count(world, "SELECT count(*) FROM pg_proc WHERE oid = %s::regprocedure", (fn,)) == 1
+    assert count(world, may, ("sales_rep", "api.orders(api.invoice_items)"))
+    assert count(world, may, ("manager", "api.upload_jobs(api.upload_rejects)"))
+    # the analyst reads the jobs but not their rejected lines; reps neither
+    assert not count(world, may, ("analyst", "api.upload_rejects(api.upload_jobs)"))
+    assert not count(world, may, ("sales_rep", "api.upload_jobs(api.upload_rejects)"))

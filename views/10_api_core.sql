@@ -108,18 +108,6 @@ CREATE VIEW api.invoice_items WITH (security_invoker = true) AS
          tax_amount, line_total, is_return, is_product
   FROM data.invoice_items;
 COMMENT ON VIEW api.invoice_items IS 'Lines of invoiced orders, as loaded from the exports (read-only)';
--- An invoice line's order and product are enforced by triggers, not foreign keys (migration
--- 0006_set_based_keys), so PostgREST learns these relationships from functions ("computed
--- relationships"; ROWS 1 = to-one): /api/orders?select=*,invoice_items(*) and
--- /api/invoice_items?select=*,orders(*),products(*) embed as before.
-CREATE FUNCTION api.invoice_items(api.orders) RETURNS SETOF api.invoice_items ROWS 100
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.invoice_items WHERE order_id = $1.id $$;
-CREATE FUNCTION api.invoice_items(api.products) RETURNS SETOF api.invoice_items ROWS 100
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.invoice_items WHERE product_id = $1.id $$;
-CREATE FUNCTION api.orders(api.invoice_items) RETURNS SETOF api.orders ROWS 1
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.orders WHERE id = $1.order_id $$;
-CREATE FUNCTION api.products(api.invoice_items) RETURNS SETOF api.products ROWS 1
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.products WHERE id = $1.product_id $$;
 
 -- Predictions -------------------------------------------------------------------------------
 
@@ -148,19 +136,6 @@ COMMENT ON COLUMN api.predicted_order_items.item_probability IS
   'Calibrated probability that the product is in the store''s next order';
 COMMENT ON COLUMN api.predicted_order_items.in_basket IS 'True for the predicted order''s lines; false for further candidates';
 
--- A basket line's prediction and product are enforced by triggers, not foreign keys (migration
--- 0008_derived_keys), so PostgREST learns these relationships from functions, as for the
--- invoice lines: /api/predicted_orders?select=*,predicted_order_items(*,product:products(name))
--- embeds as before.
-CREATE FUNCTION api.predicted_order_items(api.predicted_orders) RETURNS SETOF api.predicted_order_items ROWS 20
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.predicted_order_items WHERE predicted_order_id = $1.id $$;
-CREATE FUNCTION api.predicted_order_items(api.products) RETURNS SETOF api.predicted_order_items ROWS 100
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.predicted_order_items WHERE product_id = $1.id $$;
-CREATE FUNCTION api.predicted_orders(api.predicted_order_items) RETURNS SETOF api.predicted_orders ROWS 1
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.predicted_orders WHERE id = $1.predicted_order_id $$;
-CREATE FUNCTION api.products(api.predicted_order_items) RETURNS SETOF api.products ROWS 1
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.products WHERE id = $1.product_id $$;
-
 CREATE VIEW api.prediction_decisions WITH (security_invoker = true) AS
   SELECT id, prediction_id, from_status, to_status, reason, decided_by, decided_at, automatic
   FROM data.prediction_decisions;
@@ -179,15 +154,6 @@ CREATE VIEW api.upselling_recommendations WITH (security_invoker = true) AS
          expected_gain, reason, evidence, as_of, created_at, updated_at
   FROM data.upselling_recommendations;
 COMMENT ON VIEW api.upselling_recommendations IS 'Products a store does not buy yet but likely would';
--- (a suggestion's store and product likewise: migration 0008_derived_keys)
-CREATE FUNCTION api.upselling_recommendations(api.stores) RETURNS SETOF api.upselling_recommendations ROWS 10
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.upselling_recommendations WHERE store_id = $1.id $$;
-CREATE FUNCTION api.upselling_recommendations(api.products) RETURNS SETOF api.upselling_recommendations ROWS 100
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.upselling_recommendations WHERE product_id = $1.id $$;
-CREATE FUNCTION api.stores(api.upselling_recommendations) RETURNS SETOF api.stores ROWS 1
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.stores WHERE id = $1.store_id $$;
-CREATE FUNCTION api.products(api.upselling_recommendations) RETURNS SETOF api.products ROWS 1
-LANGUAGE sql STABLE AS $$ SELECT * FROM api.products WHERE id = $1.product_id $$;
 
 -- Users, settings, uploads ------------------------------------------------------------------
 
