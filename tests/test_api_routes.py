@@ -433,7 +433,7 @@ def test_bulk_upload_routes(world):
     from gateway.generate import generate_text
 
     with world.client("manager") as c:
-        csv = generate_text(20, stores=3, products=5, seed=7).encode()
+        csv = generate_text(20, stores=3, products=5, seed=7).encode() + b"a line of one field\n"
         r = c.post("/uploads", params={"filename": "api-test.csv", "dry_run": "true", "wait": "true"},
                    content=csv, headers={"Content-Type": "text/csv"})
         assert r.status_code in (200, 202), r.text
@@ -441,6 +441,10 @@ def test_bulk_upload_routes(world):
         rows = c.get(job["links"]["self"]).json()
         assert rows and rows[0]["id"] == job["id"] and rows[0]["filename"] == "api-test.csv"
         assert c.get("/api/upload_jobs", params={"id": "eq.999999999"}).json() == []
+        # a rejected line embeds its job (views/relationships.sql)
+        rejects = c.get("/api/upload_rejects", params={"job_id": f"eq.{job['id']}",
+                                                       "select": "line_no,upload_jobs(filename)"}).json()
+        assert rejects == [{"line_no": 22, "upload_jobs": {"filename": "api-test.csv"}}], rejects
     with world.client("alpha") as c:
         assert c.post("/uploads", content=b"a,b\n", headers={"Content-Type": "text/csv"}).status_code == 403
         assert c.get("/api/upload_jobs").status_code == 403
