@@ -94,7 +94,7 @@ BEGIN
   -- 340 -> 208: fewer staged lines to sort; min of 3, A/B in one session).
   t := clock_timestamp();
   PERFORM app.stage_recent_lines(v_as_of, 12, true,
-                                 CASE WHEN v_remine OR EXISTS (SELECT FROM data.products p WHERE p.category IS NOT NULL)
+                                 CASE WHEN v_remine OR app.upselling_compares_peers()
                                       THEN NULL ELSE v_scope END);
   v_timings := v_timings || jsonb_build_object('recent_lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
 

@@ -115,10 +115,11 @@ END
 $$;
 
 -- TRUNCATE of a parent: the foreign key refused a TRUNCATE of the parent alone and, with
--- CASCADE, truncated the children too. The other foreign keys on orders and products
--- (order_items, predicted_orders, product_associations, ...) still refuse the first, so what
--- reaches this trigger there is a TRUNCATE ... CASCADE, or one that lists the lines too: they go.
--- Nothing else references upload_jobs, so a TRUNCATE of the jobs alone takes their rejects.
+-- CASCADE, truncated the children too. Foreign keys still stand on most parents (order_items
+-- and predicted_orders.order_id on orders, order_items on products, orders and more on stores,
+-- prediction_decisions on predicted_orders) and refuse the first, so what reaches this trigger
+-- there is a TRUNCATE ... CASCADE, or one that lists the children too: they go. Nothing else
+-- references upload_jobs, so a TRUNCATE of the jobs alone takes their rejects.
 CREATE FUNCTION app.tg_parent_truncated() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE

@@ -109,6 +109,14 @@ BEGIN
 END
 $$;
 
+-- Whether upselling compares similar stores: they share a main category, so an export without
+-- product categories has none to compare. Then upselling reads every store's recent lines, and
+-- a refresh of a few stores (app.refresh_derived) stages them all.
+CREATE FUNCTION app.upselling_compares_peers() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT FROM data.products p WHERE p.category IS NOT NULL)
+$$;
+
 -- Recomputes upselling_recommendations as of p_as_of for the given stores (all when NULL),
 -- from the current association rules; returns the number of recommendations written.
 -- Products are numbered (integers) for the big joins and groupings: a store's regular
@@ -120,8 +128,7 @@ RETURNS integer
 LANGUAGE plpgsql SET work_mem = '64MB' AS $$
 DECLARE
   v_count integer;
-  -- Similar stores share a main category; an export without categories has none to compare.
-  v_peers boolean := EXISTS (SELECT FROM data.products p WHERE p.category IS NOT NULL);
+  v_peers boolean := app.upselling_compares_peers();
 BEGIN
   DELETE FROM data.upselling_recommendations u
   WHERE p_store_ids IS NULL OR u.store_id IN (SELECT unnest(p_store_ids));
