@@ -1,11 +1,9 @@
 """mangalm load / jobs / rejects: invoice-line exports into the database, and what became of them."""
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import click
 import psycopg
 
-from gateway import loader, worker
+from gateway import loader, logs, worker
 from gateway.db import connect
 from gateway.spreadsheet import neutralize
 
@@ -159,9 +157,8 @@ def load(files, wait, as_json, dry_run, encoding, date_order, map_file, quiet):
             continue
         if show:
             click.echo(f"  {Path(path).name}: processing {received.lines:,} lines in the database ...", err=True)
-        # (the worker's JSON log lines are for the service's log, not for this command's output)
         try:
-            with open(os.devnull, "w") as quiet_log, contextlib.redirect_stdout(quiet_log):
+            with logs.quiet_events():  # the job's lines are for the service's log, not this output
                 row = worker.process_job(s, received.job_id)
         except psycopg.Error as e:
             failures += 1

@@ -3,14 +3,12 @@ pipeline, a backtest of the predictions on it (so the dashboard shows the track 
 once), and one user per role (the rep sells in the export's Mumbai territory)."""
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 from pathlib import Path
 
 import psycopg
 
-from . import loader, worker
+from . import loader, logs, worker
 from .config import Settings
 from .db import connect
 from .generate import write_demo
@@ -58,8 +56,7 @@ def load_demo_data(settings: Settings) -> dict | None:
         return None
     received = loader.load_file(settings.app_url, path,
                                 loader.LoadOptions(source="demo", filename=path.name, streams=1))
-    # (the worker's JSON log lines belong in the service's log, not on the terminal of `up`)
-    with open(os.devnull, "w") as quiet_log, contextlib.redirect_stdout(quiet_log):
+    with logs.quiet_events():  # the job's lines belong in the service's log, not on `up`'s terminal
         row = worker.process_job(settings, received.job_id)
     if row["status"] != "succeeded":
         from .stack import StackError

@@ -33,7 +33,7 @@ async def _database(checker: _Checker) -> dict:
     started = time.perf_counter()
     try:
         # A job's wait starts when it entered the queue (received_at), not at run_after:
-        # a job waiting for its retry has run_after in the future (reliability issue).
+        # a job waiting for its retry has run_after in the future.
         [(oldest, waiting)] = await checker.db.fetchall(
             "SELECT extract(epoch FROM now() - min(coalesce(received_at, created_at)))::float8, count(*) "
             "FROM data.upload_jobs WHERE status = 'queued'")

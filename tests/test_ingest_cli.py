@@ -8,6 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from gateway import logs
 from gateway.spreadsheet import neutralize
 from cli.main import cli
 from ingest_helpers import FIXTURES, rows
@@ -40,6 +41,18 @@ def test_load_prints_a_summary(run):
     assert result.exit_code == 0, result.output
     assert "2 lines, 1 loaded, 1 rejected" in result.stdout
     assert "mangalm rejects" in result.stdout
+    # The job ran in this process, but its event lines are the service log's, not this output.
+    assert "PROCESSING_COMPLETE" not in result.output and "BULK_UPLOAD_START" not in result.output
+
+
+def test_job_events_are_json_lines_that_a_command_can_quiet(capsys):
+    logs.log_event("BULK_UPLOAD_START", job_id=7, lines=2)
+    with logs.quiet_events():
+        logs.log_event("PROCESSING_COMPLETE", job_id=7)
+    logs.log_event("PROCESSING_FAILED", job_id=8)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["event"], e["job_id"]) for e in lines] == [("BULK_UPLOAD_START", 7), ("PROCESSING_FAILED", 8)]
+    assert lines[0]["lines"] == 2 and lines[0]["ts"].endswith("+00:00")
 
 
 def test_a_refused_file_exits_non_zero_with_the_reason_on_stderr(run, conn):
