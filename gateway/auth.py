@@ -6,7 +6,6 @@ PostgREST's ({code, message, details, hint}), so clients handle both the same wa
 """
 from __future__ import annotations
 
-import functools
 import ipaddress
 import json
 from datetime import datetime, timezone
@@ -18,42 +17,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import tokens
+from .http_errors import HttpError, json_errors
 from .db import aconnect
 
 # A login body is two short strings; anything bigger is not a login.
 MAX_BODY_BYTES = 16 * 1024
-
-
-class AuthError(Exception):
-    """A request the service refuses; becomes a JSON error with this status."""
-
-    def __init__(self, status: int, code: str, message: str, hint: str | None = None,
-                 headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.hint = status, code, message, hint
-        self.headers = headers or {}
-
-    def response(self) -> JSONResponse:
-        headers = dict(self.headers)
-        if self.status == 401:
-            headers.setdefault("WWW-Authenticate", 'Bearer error="invalid_token"')
-        return JSONResponse({"code": self.code, "message": self.message, "details": None, "hint": self.hint},
-                            status_code=self.status, headers=headers)
-
-
-def json_errors(handler):
-    """Turns AuthError into its JSON answer, and a database that does not answer into 503."""
-    @functools.wraps(handler)
-    async def wrapper(request: Request) -> JSONResponse:
-        try:
-            return await handler(request)
-        except AuthError as e:
-            return e.response()
-        except psycopg.OperationalError as e:
-            first = (str(e).strip().splitlines() or ["no answer"])[0][:200]
-            return AuthError(503, "DATABASE_UNAVAILABLE", f"the database is not reachable right now ({first}); "
-                             "retry in a moment").response()
-    return wrapper
 
 
 def iso(epoch: int | float) -> str:
@@ -79,43 +47,43 @@ def bearer_token(request: Request) -> str:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    raise AuthError(401, "NO_TOKEN", "this needs a token: send Authorization: Bearer TOKEN",
+    raise HttpError(401, "NO_TOKEN", "this needs a token: send Authorization: Bearer TOKEN",
                     "get one with POST /auth/login")
 
 
-def refused(e: psycopg.Error) -> AuthError | None:
+def refused(e: psycopg.Error) -> HttpError | None:
     """The 401 for a PT401 the database raised (app.refuse_token: its code is in DETAIL)."""
     if e.sqlstate != "PT401":
         return None
     diag = e.diag
-    return AuthError(401, diag.message_detail or "TOKEN_INVALID", diag.message_primary or "the token is refused",
+    return HttpError(401, diag.message_detail or "TOKEN_INVALID", diag.message_primary or "the token is refused",
                      diag.message_hint or None)
 
 
 async def check_claims(settings, claims: dict) -> None:
-    """Raises AuthError (401) when app.token_problem refuses the claims: the same check
+    """Raises HttpError (401) when app.token_problem refuses the claims: the same check
     PostgREST runs before every /api/ request (app.check_request)."""
     async with await aconnect(settings, autocommit=True) as conn:
         row = await (await conn.execute("SELECT app.token_problem(%s::jsonb)", (json.dumps(claims),))).fetchone()
     if row[0]:
-        raise AuthError(401, row[0]["code"], row[0]["message"], row[0].get("hint"))
+        raise HttpError(401, row[0]["code"], row[0]["message"], row[0].get("hint"))
 
 
 def verified_claims(settings, token: str) -> dict:
-    """The claims of a token with a good signature (tokens.verify); AuthError (401) otherwise."""
+    """The claims of a token with a good signature (tokens.verify); HttpError (401) otherwise."""
     try:
         return tokens.verify(settings, token)
     except jwt.ExpiredSignatureError:
-        raise AuthError(401, "TOKEN_EXPIRED", "the token has expired; log in again") from None
+        raise HttpError(401, "TOKEN_EXPIRED", "the token has expired; log in again") from None
     except jwt.InvalidAudienceError:
-        raise AuthError(401, "TOKEN_INVALID", "the token is not for this API (wrong audience)") from None
+        raise HttpError(401, "TOKEN_INVALID", "the token is not for this API (wrong audience)") from None
     except jwt.InvalidTokenError as e:
-        raise AuthError(401, "TOKEN_INVALID", f"the token is not valid: {e}") from None
+        raise HttpError(401, "TOKEN_INVALID", f"the token is not valid: {e}") from None
 
 
 async def authenticate(request: Request) -> dict:
     """The claims of the request's token: the signature here (pyjwt), everything else in the
-    database (app.token_problem). Raises AuthError (401) otherwise."""
+    database (app.token_problem). Raises HttpError (401) otherwise."""
     settings = request.app.state.settings
     claims = verified_claims(settings, bearer_token(request))
     await check_claims(settings, claims)
@@ -132,16 +100,16 @@ def _user_json(user: dict | None) -> dict | None:
 async def _login_body(request: Request) -> tuple[str, str]:
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
-        raise AuthError(413, "TOO_LARGE", "a login is an email and a password; this body is too large")
+        raise HttpError(413, "TOO_LARGE", "a login is an email and a password; this body is too large")
     try:
         body = json.loads(raw or b"null")
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise AuthError(400, "BAD_REQUEST", 'send a JSON object: {"email": "...", "password": "..."}')
+        raise HttpError(400, "BAD_REQUEST", 'send a JSON object: {"email": "...", "password": "..."}')
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not email.strip() or not isinstance(password, str) or not password:
-        raise AuthError(400, "BAD_REQUEST", "give both email and password, as strings")
+        raise HttpError(400, "BAD_REQUEST", "give both email and password, as strings")
     return email.strip(), password
 
 
@@ -155,11 +123,11 @@ async def login(request: Request) -> JSONResponse:
         row = dict(zip([c.name for c in cur.description], await cur.fetchone()))
     if row["outcome"] == "locked":
         wait = int(row["retry_after"])
-        raise AuthError(429, "TOO_MANY_FAILED_LOGINS",
+        raise HttpError(429, "TOO_MANY_FAILED_LOGINS",
                         f"too many failed logins for this account or from this address; retry in {wait} s",
                         headers={"Retry-After": str(wait)})
     if row["outcome"] != "ok":
-        raise AuthError(401, "INVALID_LOGIN", "the email or the password is wrong")
+        raise HttpError(401, "INVALID_LOGIN", "the email or the password is wrong")
     token, claims = tokens.issue(settings, row["role"], str(row["user_id"]), row["email"])
     return JSONResponse({"token": token, "token_type": "Bearer", "expires_at": iso(claims["exp"]),
                          "user": _user_json(row)})

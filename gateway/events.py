@@ -29,7 +29,8 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from .auth import AuthError, authenticate, json_errors, refused
+from .auth import authenticate, refused
+from .http_errors import HttpError, json_errors
 from .db import KeptConnection, aconnect
 from .logs import log_event
 
@@ -105,7 +106,7 @@ def broadcaster(request: Request) -> Broadcaster:
 
 
 async def _db(hub: Broadcaster, sql: str, params: tuple) -> list[tuple]:
-    """One statement on the streams' kept connection; PT401 becomes AuthError."""
+    """One statement on the streams' kept connection; PT401 becomes HttpError."""
     try:
         return await hub.reader.fetchall(sql, params)
     except psycopg.Error as e:
@@ -118,14 +119,14 @@ async def _claims(request: Request) -> dict:
     """The stream's claims: from a ticket (EventSource), or an Authorization header."""
     params = request.query_params
     if "token" in params:
-        raise AuthError(401, "TOKEN_IN_URL", "a token in the URL is not accepted on /events (logs would keep it)",
+        raise HttpError(401, "TOKEN_IN_URL", "a token in the URL is not accepted on /events (logs would keep it)",
                         "get a ticket with POST /auth/ticket and open /events?ticket=...")
     if "ticket" in params:
         rows = await _db(broadcaster(request), "SELECT app.redeem_event_ticket(%s)", (params["ticket"],))
         return rows[0][0]
     claims = await authenticate(request)
     if claims["role"] == "anon":
-        raise AuthError(401, "NO_TOKEN", "live events need a signed-in user's token", "get one with POST /auth/login")
+        raise HttpError(401, "NO_TOKEN", "live events need a signed-in user's token", "get one with POST /auth/login")
     return claims
 
 
@@ -162,7 +163,7 @@ async def events(request: Request):
                     # Re-checks the token (PT401 when it is no longer good), then the new rows.
                     rows = await _db(hub, "SELECT id, event FROM app.events_since(%s, %s::jsonb)",
                                      (max(0, last - LOOKBACK), claims_json))
-                except AuthError as e:
+                except HttpError as e:
                     yield _sse({"type": "token_ended", "code": e.code, "message": e.message})
                     return
                 except (psycopg.Error, OSError):

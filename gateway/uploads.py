@@ -36,7 +36,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import loader, worker
-from .auth import AuthError, authenticate, json_errors
+from .auth import authenticate
+from .http_errors import HttpError, json_errors
 from .db import aconnect
 from .logs import log_event
 from .spreadsheet import neutralize
@@ -59,7 +60,7 @@ async def _uploader(request: Request) -> dict:
     # Reading what was uploaded is the database's decision (_as_caller below).
     claims = await authenticate(request)
     if claims.get("role") not in UPLOAD_ROLES:
-        raise AuthError(403, "FORBIDDEN", "only managers and admins may upload",
+        raise HttpError(403, "FORBIDDEN", "only managers and admins may upload",
                         hint="log in as a manager or an admin")
     return claims
 
@@ -198,7 +199,7 @@ async def create_upload(request: Request) -> Response:
     limit = max_bytes()
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > limit:
-        raise AuthError(413, "TOO_LARGE", f"the upload is {int(length):,} bytes; the limit is {limit:,} bytes",
+        raise HttpError(413, "TOO_LARGE", f"the upload is {int(length):,} bytes; the limit is {limit:,} bytes",
                         hint="split the file, or raise MANGALM_UPLOAD_MAX_BYTES")
     params = request.query_params
     content_type = request.headers.get("content-type", "")
@@ -219,14 +220,14 @@ async def create_upload(request: Request) -> Response:
     if encoding in ("gzip", "x-gzip"):
         opts.compression = "gzip"
     elif encoding not in ("", "identity"):
-        raise AuthError(415, "UNSUPPORTED_ENCODING", f"Content-Encoding {encoding} is not supported",
+        raise HttpError(415, "UNSUPPORTED_ENCODING", f"Content-Encoding {encoding} is not supported",
                         hint="send the file as it is, or compressed with gzip (Content-Encoding: gzip)")
     if params.get("map"):
         import json
         try:
             opts.user_map = json.loads(params["map"])
         except ValueError:
-            raise AuthError(400, "BAD_MAP", "the map parameter must be a JSON object {\"their header\": \"our header\"}")
+            raise HttpError(400, "BAD_MAP", "the map parameter must be a JSON object {\"their header\": \"our header\"}")
 
     pipe = _Pipe()
     stop = threading.Event()
@@ -246,7 +247,7 @@ async def create_upload(request: Request) -> Response:
         _, ct_params = parse_options_header(content_type)
         boundary = ct_params.get(b"boundary")
         if not boundary:
-            raise AuthError(400, "BAD_MULTIPART", "the multipart body has no boundary")
+            raise HttpError(400, "BAD_MULTIPART", "the multipart body has no boundary")
         buffered: list[bytes] = []
         part = _FirstFilePart(boundary, buffered.append)
     received = 0
@@ -279,14 +280,14 @@ async def create_upload(request: Request) -> Response:
     try:
         result = await task
     except loader.TooLarge as e:
-        raise AuthError(413, "TOO_LARGE", str(e), hint="split the file, or raise MANGALM_UPLOAD_MAX_BYTES") from None
+        raise HttpError(413, "TOO_LARGE", str(e), hint="split the file, or raise MANGALM_UPLOAD_MAX_BYTES") from None
     except loader.LoadRefused as e:
-        raise AuthError(422, "FILE_REFUSED", str(e)) from None
+        raise HttpError(422, "FILE_REFUSED", str(e)) from None
     except Exception as e:
         # A full disk is not "the database is not reachable" (json_errors'
         # 503 for OperationalError): 507 Insufficient Storage, in words.
         if worker.is_disk_full(e):
-            raise AuthError(507, "DISK_FULL", worker.describe_error(e),
+            raise HttpError(507, "DISK_FULL", worker.describe_error(e),
                             hint="free disk space on the database server, then upload the file again") from None
         raise
     log_event("BULK_UPLOAD_RECEIVED", job_id=result.job_id, bytes=result.bytes, lines=result.lines,
@@ -303,7 +304,7 @@ def _job_id(request: Request) -> int:
     try:
         return int(request.path_params["job_id"])
     except (KeyError, ValueError):
-        raise AuthError(404, "NOT_FOUND", "no such upload job") from None
+        raise HttpError(404, "NOT_FOUND", "no such upload job") from None
 
 
 @json_errors
@@ -313,12 +314,12 @@ async def get_rejects(request: Request) -> Response:
     try:
         async with _as_caller(request.app.state.settings, claims) as conn:
             if await (await conn.execute("SELECT 1 FROM api.upload_jobs WHERE id = %s", (job_id,))).fetchone() is None:
-                raise AuthError(404, "NOT_FOUND", "no such upload job")
+                raise HttpError(404, "NOT_FOUND", "no such upload job")
             cur = await conn.execute("SELECT line_no, column_name, reason, raw_line FROM api.upload_rejects "
                                      "WHERE job_id = %s ORDER BY line_no, id", (job_id,))
             rows = await cur.fetchall()
     except psycopg.errors.InsufficientPrivilege:
-        raise AuthError(403, "FORBIDDEN", "your role may not read upload jobs",
+        raise HttpError(403, "FORBIDDEN", "your role may not read upload jobs",
                         hint="log in as a manager or an admin") from None
     out = io.StringIO(newline="")
     writer = csv.writer(out)
