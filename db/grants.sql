@@ -37,6 +37,7 @@ GRANT SELECT ON data.stores, data.store_preferences, data.store_assignments, dat
   data.order_items, data.invoice_items, data.predicted_orders, data.predicted_order_items,
   data.prediction_decisions, data.customer_segments, data.upselling_recommendations
   TO sales_rep, manager, admin, analyst;
+GRANT SELECT ON app.sales TO sales_rep, manager, admin, analyst;  -- read as the caller, like data.orders
 GRANT SELECT ON api.stores, api.store_preferences, api.store_assignments, api.products,
   api.product_categories, api.product_brands, api.orders, api.orders_recent, api.orders_pending,
   api.order_items, api.invoice_items, api.predicted_orders, api.predicted_order_items,
@@ -121,7 +122,7 @@ GRANT EXECUTE ON FUNCTION app.begin_upload(text, jsonb, integer, jsonb, boolean,
 GRANT INSERT ON ALL TABLES IN SCHEMA staging TO mangalm_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE mangalm_owner IN SCHEMA staging GRANT INSERT ON TABLES TO mangalm_app;
 GRANT SELECT ON data.upload_jobs, data.upload_rejects, data.stores, data.products, data.orders,
-  data.predicted_orders, data.predicted_order_items, data.backtest_runs TO mangalm_app;
+  data.predicted_orders, data.predicted_order_items, data.backtest_runs, app.sales TO mangalm_app;
 
 -- What every login could otherwise do to the others. Without these an analyst's psql session
 -- could hold the ingest pipeline's advisory locks (a load then waits for it), send forged

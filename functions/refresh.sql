@@ -148,8 +148,7 @@ BEGIN
   PERFORM app.refresh_derived(NULL, 'predict', v_as_of);
   SELECT jsonb_build_object(
     'as_of', v_as_of,
-    'invoices_used', (SELECT count(*) FROM data.orders o WHERE o.source = 'invoice' AND o.status <> 'void'
-                                                         AND o.order_date <= v_as_of),
+    'invoices_used', (SELECT count(*) FROM app.sales o WHERE o.order_date <= v_as_of),
     'stores', (SELECT count(*) FROM data.stores),
     'predictions', count(*),
     'items', (SELECT count(*) FROM data.predicted_order_items i JOIN data.predicted_orders p ON p.id = i.predicted_order_id

@@ -35,8 +35,8 @@ DECLARE
 BEGIN
   WITH inv AS (
     SELECT o.store_id, o.order_date, o.total_amount
-    FROM data.orders o
-    WHERE o.source = 'invoice' AND o.status <> 'void' AND o.order_date <= p_as_of
+    FROM app.sales o
+    WHERE o.order_date <= p_as_of
   ), revenue AS (
     -- Net of returns: return lines are negative and included in the invoice totals, and
     -- credit invoices (negative totals) count too.
@@ -123,8 +123,7 @@ BEGIN
 
   -- Stores without any invoice as of p_as_of have no segment.
   DELETE FROM data.customer_segments c
-  WHERE NOT EXISTS (SELECT FROM data.orders o WHERE o.store_id = c.store_id AND o.source = 'invoice'
-                      AND o.status <> 'void' AND o.order_date <= p_as_of);
+  WHERE NOT EXISTS (SELECT FROM app.sales o WHERE o.store_id = c.store_id AND o.order_date <= p_as_of);
   RETURN v_count;
 END
 $$;

@@ -58,8 +58,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, data AS $$
     (SELECT round(coalesce(sum(b.balance), 0), 2)
      FROM (SELECT (SELECT max(m.balance) FROM data.mangalam_invoices m
                    WHERE m.invoice_number = o.invoice_number COLLATE "C") AS balance
-           FROM data.orders o
-           WHERE o.store_id = p_store_id AND o.source = 'invoice' AND o.status <> 'void'
+           FROM app.sales o
+           WHERE o.store_id = p_store_id
              AND lower(coalesce(o.invoice_status, '')) NOT IN ('paid', 'closed', 'void')) b
      WHERE b.balance > 0)
 $$;

@@ -78,8 +78,7 @@ def run_demo_backtest(settings: Settings) -> dict | None:
     with connect(settings) as conn:
         if conn.execute("SELECT EXISTS (SELECT FROM data.backtest_runs)").fetchone()[0]:
             return None
-        newest = conn.execute("SELECT max(order_date) FROM data.orders "
-                              "WHERE source = 'invoice' AND status <> 'void'").fetchone()[0]
+        newest = conn.execute("SELECT max(order_date) FROM app.sales").fetchone()[0]
         if newest is None:
             return None
         try:

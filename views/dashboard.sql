@@ -48,8 +48,7 @@ COMMENT ON VIEW api.product_associations IS 'Association rules: orders with the 
 -- instead of every line (0.8 s for 1M lines, at each upload).
 CREATE VIEW api.my_summary WITH (security_invoker = true) AS
   WITH inv AS (
-    SELECT o.id, o.store_id, o.total_amount, o.order_date FROM data.orders o
-    WHERE o.source = 'invoice' AND o.status <> 'void'
+    SELECT o.id, o.store_id, o.total_amount, o.order_date FROM app.sales o
   ), totals AS (
     SELECT count(*) AS orders, coalesce(sum(i.total_amount), 0) AS revenue, min(i.order_date) AS first_day,
            max(i.order_date) AS last_day, max(i.order_date) - 89 AS top_since
@@ -146,9 +145,8 @@ BEGIN
   IF v_grain NOT IN ('day', 'week', 'month') THEN
     RAISE EXCEPTION 'grain % is not one of day, week, month', sales_trends.grain USING ERRCODE = '22023';
   END IF;
-  SELECT min(o.order_date), max(o.order_date) INTO v_first, v_last FROM data.orders o
-  WHERE o.source = 'invoice' AND o.status <> 'void'
-    AND (NOT v_rep OR o.store_id IN (SELECT app.rep_store_ids()));
+  SELECT min(o.order_date), max(o.order_date) INTO v_first, v_last FROM app.sales o
+  WHERE (NOT v_rep OR o.store_id IN (SELECT app.rep_store_ids()));
   v_last := coalesce(v_last, current_date);
   v_start := CASE WHEN v_range = 'all' THEN coalesce(v_first, v_last)
                   ELSE v_last - (rtrim(v_range, 'd')::integer - 1) END;
@@ -159,8 +157,8 @@ BEGIN
     FROM generate_series(date_trunc(v_grain, v_start::timestamp), v_last::timestamp, ('1 ' || v_grain)::interval) g
   ), inv AS (
     SELECT date_trunc(v_grain, o.order_date::timestamp)::date AS calendar_start, o.store_id, o.total_amount
-    FROM data.orders o
-    WHERE o.source = 'invoice' AND o.status <> 'void' AND o.order_date BETWEEN v_start AND v_last
+    FROM app.sales o
+    WHERE o.order_date BETWEEN v_start AND v_last
       AND (NOT v_rep OR o.store_id IN (SELECT app.rep_store_ids()))
   )
   SELECT p.first_day, p.last_day, coalesce(round(sum(i.total_amount), 2), 0), count(i.store_id),
