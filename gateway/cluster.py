@@ -78,7 +78,7 @@ max_wal_size = '4GB'
 min_wal_size = '256MB'
 checkpoint_timeout = '15min'
 wal_compression = on
-# Slow statements are logged (operations issue).
+# Statements slower than half a second, and lock waits, go to log/postgres.log with their text.
 log_min_duration_statement = '500ms'
 log_line_prefix = '%m [%p] %q%u@%d '
 log_lock_waits = on

@@ -138,8 +138,8 @@ def world(running_stack, token_for):
     base = settings.gateway_url.rstrip("/")
     manager_token = token_for("manager", manager_id)
     if not has_orders:
-        # The demo loader left no sales history (the ingest issue's full demo set has not
-        # landed): load a generated export through the real pipeline instead.
+        # The stack has no sales history yet: load a generated export through the real
+        # pipeline first.
         from gateway.generate import generate_text
         job = upload_csv(base, manager_token, generate_text(3000, stores=40, products=80), "browser-test-demo.csv")
         assert job["status"] == "succeeded", f"loading the test history failed: {job}"
