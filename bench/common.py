@@ -94,11 +94,12 @@ def fresh_database(settings: Settings, name: str) -> str:
 def load(settings: Settings, url: str, path: Path, source: str = "bench", **options) -> dict:
     """The real pipeline, as `mangalm load --wait` runs it: the loader, then one upload job.
     Returns the job's row (lines, loaded, rejected, processing_ms, timings) and `seconds`."""
-    from gateway import loader, worker
+    from gateway import loader, logs, worker
 
     started = time.perf_counter()
     received = loader.load_file(url, path, loader.LoadOptions(source=source, **options))
-    row = worker.process_job(dataclasses.replace(settings, external_database_url=url), received.job_id, url=url)
+    with logs.quiet_events():  # the benchmark prints its own figures
+        row = worker.process_job(dataclasses.replace(settings, external_database_url=url), received.job_id, url=url)
     if row["status"] != "succeeded":
         raise SystemExit(f"the load of {path} failed: {row['last_error']}")
     return {**row, "seconds": time.perf_counter() - started}
