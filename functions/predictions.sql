@@ -536,8 +536,11 @@ BEGIN
            percentile_disc(0.5) WITHIN GROUP (ORDER BY l.quantity) AS qty,
            -- the price of the latest paid line: the greatest [day, price] pair (no sort)
            (max(ARRAY[(l.order_date - date '2000-01-01')::float8, l.amount / l.quantity]))[2] AS price
-    FROM pg_temp.recent_lines l JOIN kept k ON k.store_key = l.store_key AND k.product_id = l.product_id
-    WHERE l.amount > 0
+    -- (a semi-join: the kept pairs are hashed and the lines probed, so only the kept pairs'
+    -- lines are sorted for the median; joined, the planner sorted every staged line for a
+    -- merge join: at the whole export's size recompute_predictions 2,660 -> 2,430 ms CPU)
+    FROM pg_temp.recent_lines l
+    WHERE l.amount > 0 AND (l.store_key, l.product_id) IN (SELECT k.store_key, k.product_id FROM kept k)
     GROUP BY l.store_key, l.product_id
   ), new_lines AS (
     -- Every store's recent paid lines of the few never-bought candidates (the popular
