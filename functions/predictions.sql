@@ -587,17 +587,23 @@ BEGIN
   ORDER BY c.fitted_as_of DESC, c.id DESC LIMIT 1;
 
   PERFORM app.drop_temp_table('forecast_run');
+  -- The features are computed in a fenced subquery, so calibrated_probability reads them as a
+  -- column and is inlined: given the features' expression, which it reads twice, it was called
+  -- as a function a row (at the whole export's size 3,136 calls, ~0.4 s of this statement).
   CREATE TEMP TABLE forecast_run ON COMMIT DROP AS
-  SELECT f.*,
+  SELECT q.store_id, q.n_orders, q.n_gaps, q.first_order, q.last_order, q.elapsed, q.median_gap, q.spread_gap,
+         q.max_gap, q.n_later, q.n_window, q.predicted_date, q.baseline_date, q.rhythm, q.recent_orders,
+         q.preferred_day,
          round(least(1, greatest(0, CASE WHEN v_fit.id IS NOT NULL
-           THEN app.calibrated_probability(
-                  app.confidence_features(f.n_gaps, f.n_later, f.n_window, f.elapsed, f.median_gap, f.spread_gap,
-                                          f.predicted_date - p_as_of, p_as_of - f.first_order, f.recent_orders, f.n_orders),
-                  v_fit.coefficients, v_fit.recalibration)
-           ELSE app.uncalibrated_confidence(f.n_gaps, f.n_later, f.n_window) END))::numeric, 3) AS confidence
-  FROM app.forecast_dates(p_as_of, p_store_ids) f
-  WHERE NOT EXISTS (SELECT FROM data.predicted_orders d
-                    WHERE d.store_id = f.store_id AND d.status <> 'pending' AND d.as_of >= f.last_order);
+           THEN app.calibrated_probability(q.x, v_fit.coefficients, v_fit.recalibration)
+           ELSE app.uncalibrated_confidence(q.n_gaps, q.n_later, q.n_window) END))::numeric, 3) AS confidence
+  FROM (SELECT f.*, app.confidence_features(f.n_gaps, f.n_later, f.n_window, f.elapsed, f.median_gap, f.spread_gap,
+                                            f.predicted_date - p_as_of, p_as_of - f.first_order, f.recent_orders,
+                                            f.n_orders) AS x
+        FROM app.forecast_dates(p_as_of, p_store_ids) f
+        WHERE NOT EXISTS (SELECT FROM data.predicted_orders d
+                          WHERE d.store_id = f.store_id AND d.status <> 'pending' AND d.as_of >= f.last_order)
+        OFFSET 0) q;
 
   PERFORM app.drop_temp_table('forecast_basket');
   CREATE TEMP TABLE forecast_basket ON COMMIT DROP AS
