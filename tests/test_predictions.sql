@@ -1,6 +1,6 @@
 -- Next-order predictions on small hand-computed histories (functions/predictions.sql).
 BEGIN;
-SELECT plan(51);
+SELECT plan(56);
 
 -- Fixtures, as the owner ---------------------------------------------------------------------
 INSERT INTO data.stores (id, name, source) VALUES
@@ -259,6 +259,25 @@ SELECT results_eq($$SELECT p.product_key, b.score_rank, b.score = first_value(b.
                     WHERE b.k > 0 ORDER BY b.score_rank$$,
                   $$VALUES ('TP-DAL', 1, true), ('TP-TEA', 2, true)$$,
                   'products bought on the same order days tie exactly, ranked by product key');
+
+-- Ranking a few stores (forecast_baskets' p_ranked: recompute_predictions ranks only the stores
+-- that get a prediction) gives exactly their rows of a ranking of every store; a partial
+-- staging and a full one give the same rows, never-bought products' quantities included (a
+-- full staging reads their medians from the staged lines, a partial one from the invoices).
+SELECT results_eq($$SELECT * FROM app.forecast_baskets('2025-03-04', NULL, 20, ARRAY['TP-WEEKLY', 'TP-TIE']) ORDER BY store_id, rank$$,
+                  $$SELECT * FROM app.forecast_baskets('2025-03-04') WHERE store_id IN ('TP-WEEKLY', 'TP-TIE') ORDER BY store_id, rank$$,
+                  'ranking a few stores gives their rows of a ranking of every store');
+SELECT is((SELECT string_agg(DISTINCT store_id, ',') FROM app.forecast_baskets('2025-03-04', NULL, 20, ARRAY['TP-WEEKLY', 'TP-TIE'])),
+          'TP-TIE,TP-WEEKLY', 'and no other store''s');
+SELECT is((SELECT string_agg(DISTINCT store_id, ',')
+           FROM app.forecast_baskets('2025-03-04', ARRAY['TP-WEEKLY', 'TP-SKIP'], 20, ARRAY['TP-WEEKLY', 'TP-TIE'])),
+          'TP-WEEKLY', 'with stores in scope too, the stores both name');
+SELECT is((SELECT format('%s %s', orders_with, quantity) FROM app.forecast_baskets('2025-03-04')
+           WHERE store_id = 'TP-WEEKLY' AND product_id = 'dddddddd-0000-4000-8000-000000000003'), '0 1',
+          'a product the store never bought is proposed at the median quantity of every store''s recent lines');
+SELECT results_eq($$SELECT * FROM app.forecast_baskets('2025-03-04', ARRAY['TP-WEEKLY']) ORDER BY rank$$,
+                  $$SELECT * FROM app.forecast_baskets('2025-03-04') WHERE store_id = 'TP-WEEKLY' ORDER BY rank$$,
+                  'a partial staging and a full one propose the same lines');
 
 SELECT * FROM finish();
 ROLLBACK;
