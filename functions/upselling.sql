@@ -232,7 +232,7 @@ BEGIN
   PERFORM app.drop_temp_table('upsell_candidates');
   PERFORM set_config('enable_hashagg', 'off', true);
   CREATE TEMP TABLE upsell_candidates ON COMMIT DROP AS
-  SELECT (b.k / v_width)::integer AS store_key, st.store_id, (b.k % v_width)::integer AS con, b.pick
+  SELECT (b.k / v_width)::integer AS store_key, (b.k % v_width)::integer AS con, b.pick
   FROM (SELECT u.k, max(u.pick) AS pick
         FROM (SELECT a.store_key * v_width + r.con AS k, r.pick
               FROM pg_temp.upsell_store_products a JOIN pg_temp.upsell_rules r ON r.ant = a.pk
@@ -240,8 +240,7 @@ BEGIN
               UNION ALL
               SELECT s.store_key * v_width + s.pk, -1 FROM pg_temp.upsell_store_products s WHERE s.target) u
         GROUP BY u.k
-        HAVING min(u.pick) >= 0) b
-  JOIN pg_temp.upsell_stores st ON st.store_key = (b.k / v_width)::integer;
+        HAVING min(u.pick) >= 0) b;
   PERFORM set_config('enable_hashagg', v_hashagg, true);
   ANALYZE pg_temp.upsell_candidates;
 
@@ -259,7 +258,7 @@ BEGIN
     WHERE sp.pk IN (SELECT c.con FROM pg_temp.upsell_candidates c)
     GROUP BY mc.category, sp.pk
   ), scored AS (
-    SELECT c.store_key, c.store_id, c.con, c.pick, r.confidence::float8 AS conf, r.lift::float8 AS lift, mc.category,
+    SELECT c.store_key, c.con, c.pick, r.confidence::float8 AS conf, r.lift::float8 AS lift, mc.category,
            coalesce(pb.stores, 0) AS peers_buying, coalesce(pe.stores, 1) - 1 AS peer_count,
            coalesce(coalesce(pb.stores, 0)::numeric / nullif(coalesce(pe.stores, 1) - 1, 0), 0) AS peer_share
     FROM pg_temp.upsell_candidates c
@@ -275,7 +274,7 @@ BEGIN
   )
   INSERT INTO data.upselling_recommendations (store_id, product_id, score, support, confidence, lift,
                                               similar_store_share, expected_gain, reason, evidence, as_of)
-  SELECT x.store_id, r.consequent_id, round(0.6 * r.confidence + 0.4 * x.peer_share, 4), r.support, r.confidence,
+  SELECT st.store_id, r.consequent_id, round(0.6 * r.confidence + 0.4 * x.peer_share, 4), r.support, r.confidence,
          r.lift, round(x.peer_share, 4),
          round((0.6 * r.confidence + 0.4 * x.peer_share) * coalesce(r.typical_amount, r.con_price, 0), 2),
          format('Goes with %s: %s%% of orders with it have this too (lift %s)%s', r.antecedent, round(r.confidence * 100),
@@ -291,6 +290,7 @@ BEGIN
   -- (the antecedent's name and the product's price come with the rule: planned for a few
   -- ranked rows, two index look-ups a row in data.products took ~0.3 s for 56k)
   JOIN pg_temp.upsell_rules r ON r.con = x.con AND r.pick = x.pick
+  JOIN pg_temp.upsell_stores st ON st.store_key = x.store_key  -- (the store's id for its 10 rows only)
   WHERE x.rnk <= 10 AND 0.6 * r.confidence + 0.4 * x.peer_share >= 0.05;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   RETURN v_count;
