@@ -439,14 +439,17 @@ class _Source:
         try:
             if transcode:
                 block = block.decode(self.codec).encode("utf-8")
-            elif self.decoder is None:
+            elif self.decoder is None and not block.isascii():   # (ASCII is UTF-8: a faster scan)
                 block.decode("utf-8")
             ok = b"\x00" not in block
         except UnicodeDecodeError:
             ok = False
         if ok:
-            block = block.replace(b"\r\n", b"\n")
-            return (block[:-1] if block[-1:] == b"\r" else block), None, {}
+            if block[-1:] == b"\r":
+                block = block[:-1]               # the CR of the line the block was cut after
+            if b"\r" in block:
+                block = _crlf_to_lf(block)
+            return block, None, {}
         lines = block.split(b"\n")
         bad: dict[int, tuple[str, str]] = {}
         codec = self.codec if transcode else "utf-8"
@@ -470,6 +473,17 @@ class _Source:
                           "encoding (--encoding utf-16 for a UTF-16 file without byte-order mark)",
                           line.decode("utf-8", "backslashreplace").replace("\x00", "\\x00"))
         return None, lines, bad
+
+
+def _crlf_to_lf(block: bytes) -> bytes:
+    """block.replace(b"\\r\\n", b"\\n"), 2-3x faster for a CRLF file (~0.8 against ~2 ms per MB:
+    replace() searches the two-byte pattern twice, once to count and once to copy): split on the
+    CR byte alone, and when every CR is followed by a line break, join the pieces without them.
+    A block with a stray CR takes replace()."""
+    pieces = block.split(b"\r")
+    if b"".join([p[:1] for p in pieces[1:]]) == b"\n" * (len(pieces) - 1):
+        return b"".join(pieces)
+    return block.replace(b"\r\n", b"\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,6 +547,7 @@ class _Recorder:
         not_quote = bytearray(b"\x01" * 256)
         not_quote[34] = 0
         self.t_not_quote = bytes(not_quote)
+        self.t_nl_as_d = bytes.maketrans(b"\n", self.d)
         self.rejects = 0
         self.lock = threading.Lock()
         self.empty_tail = self.d * (self.ncols - 1)
@@ -599,8 +614,10 @@ class _Recorder:
         # item name on 104,156 of its 500,805 lines ("MIRROR, " quoted on 1,827), so nearly
         # every block used to go through the line path and csv.reader: receive took 2.1 s
         # against 0.5 s of raw COPY.
-        if (blank_inside or block[:1] == b" " or block[-1:] == b" " or self.pair1 in outside
-                or self.pair2 in outside or b"\n " in outside or b" \n" in outside):
+        # (Line breaks read as delimiters: two searches of the block instead of four, each
+        # ~0.9 ms per MB.)
+        lined = outside.translate(self.t_nl_as_d)
+        if blank_inside or block[:1] == b" " or block[-1:] == b" " or self.pair1 in lined or self.pair2 in lined:
             block = self._trim(segs if quoted else [block])
         out = []
         append = out.append

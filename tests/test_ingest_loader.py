@@ -156,6 +156,35 @@ def test_the_block_path_and_the_line_path_agree(offline, monkeypatch):
     assert offline.lines == fast
 
 
+@pytest.mark.parametrize("block", [b"a,b\r\nc,d\r\ne", b"a\r\n\r\nb\r\n", b"a\rb\r\nc", b"a\r\r\nb", b"\r\na\r",
+                                   b"\r", b"\r\n", b"no cr", b"", b"a\n\rb"])
+def test_crlf_made_lf_as_replace_does(block):
+    # The faster CRLF -> LF is replace() exactly, stray CRs (kept for the line path) included.
+    assert loader._crlf_to_lf(block) == block.replace(b"\r\n", b"\n")
+
+
+@pytest.mark.parametrize("stray", [False, True])
+def test_a_crlf_file_stages_what_replace_made_of_it(offline, monkeypatch, stray):
+    # Every block ends with the CR of the line it was cut after (taken off before the CRLFs are
+    # made LF); a stray CR inside a line stays, and sends its block to the line path.
+    rows = [["2024-01-01", f"INV-{i % 13}", "Store", f"Item {i}", str(i), "10", "note, with comma"]
+            for i in range(3000)]
+    if stray:
+        rows[1500][3] = "Item\rwith a CR"
+    data = as_csv(HEADER, rows, "\r\n")
+    monkeypatch.setattr(loader, "CHUNK", 4096)                # many blocks after the header's
+    staged = []
+    for crlf_to_lf in (loader._crlf_to_lf, lambda block: block.replace(b"\r\n", b"\n")):
+        monkeypatch.setattr(loader, "_crlf_to_lf", crlf_to_lf)
+        offline.lines = []
+        received = loader.load_stream("x", io.BytesIO(data), loader.LoadOptions())
+        assert received.lines == 3000 and received.rejected_by_loader == 0
+        staged.append(list(offline.lines))
+    assert staged[0] == staged[1]                             # the COPY lines, byte for byte
+    assert not any(line.endswith(b"\r\n") for line in staged[0])
+    assert [b"Item\rwith a CR" in line for line in staged[0]].count(True) == (1 if stray else 0)
+
+
 @pytest.mark.parametrize("quoted", [False, True])
 def test_blanks_next_to_delimiters_are_trimmed_on_the_block_path(offline, monkeypatch, quoted):
     # Like the real export (a blank after the item name on one line in five): such blocks are
