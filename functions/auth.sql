@@ -69,9 +69,8 @@ DECLARE
   v_ok boolean;
 BEGIN
   -- One email's attempts one after the other: the count below then sees every earlier
-  -- attempt (each statement of a VOLATILE function reads the latest commits). The two-key
-  -- form keeps these locks apart from the one-key advisory locks used elsewhere.
-  PERFORM pg_advisory_xact_lock(20261203, hashtext(v_email));
+  -- attempt (each statement of a VOLATILE function reads the latest commits).
+  PERFORM pg_advisory_xact_lock(app.lock_class('login'), hashtext(v_email));
 
   -- The moment this try is allowed: the latest of the three limits' unlock times.
   SELECT max(unlock) INTO v_unlock_at FROM (

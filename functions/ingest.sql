@@ -191,7 +191,7 @@ BEGIN
   UPDATE data.upload_jobs SET staging_table = v_table WHERE id = v_id;
   -- The loader's session holds the job until app.finish_upload: if it dies, the job is seen
   -- as abandoned (app.expire_abandoned_uploads).
-  PERFORM pg_advisory_lock(745100, v_id::integer);
+  PERFORM pg_advisory_lock(app.lock_class('upload_job'), v_id::integer);
   RETURN v_id;
 END
 $$;
@@ -280,7 +280,7 @@ BEGIN
   IF j.staging_table IS NULL OR to_regclass(format('staging.%I', j.staging_table)) IS NULL THEN
     RAISE EXCEPTION 'the staged lines of upload job % are gone; upload the file again', p_job;
   END IF;
-  PERFORM pg_advisory_xact_lock(745100003);
+  PERFORM pg_advisory_xact_lock(app.lock_class('ingest'), 0);
   -- Memory for this transaction only: hash aggregates and joins over a million lines stay in
   -- memory.
   PERFORM set_config('work_mem', '256MB', true);

@@ -1,6 +1,6 @@
 -- The upload queue: data.upload_jobs is the queue (a queue that is a table).
 --
--- Who holds a job is told by a session-level advisory lock on (745100, job id), not by a
+-- Who holds a job is told by a session-level advisory lock on (upload_job, job id), not by a
 -- column: the loader holds it while it streams the file in, the worker from the claim until
 -- the job is done. A process that dies loses its locks with its connection, so a 'running'
 -- (or 'receiving') job whose lock is free belongs to nobody: the next claim picks it up again
@@ -28,7 +28,7 @@ BEGIN
   ORDER BY j.id
   LIMIT 1
   FOR UPDATE OF j SKIP LOCKED;
-  IF v_id IS NOT NULL AND NOT pg_try_advisory_lock(745100, v_id::integer) THEN
+  IF v_id IS NOT NULL AND NOT pg_try_advisory_lock(app.lock_class('upload_job'), v_id::integer) THEN
     v_id := NULL;  -- its loader or previous worker still holds it: not ours yet
   END IF;
   IF v_id IS NULL THEN
@@ -39,7 +39,7 @@ BEGIN
     FOR r IN SELECT id, attempts, max_attempts FROM data.upload_jobs
              WHERE status = 'running' AND (p_job IS NULL OR id = p_job)
              ORDER BY id FOR UPDATE SKIP LOCKED LOOP
-      CONTINUE WHEN NOT pg_try_advisory_lock(745100, r.id::integer);
+      CONTINUE WHEN NOT pg_try_advisory_lock(app.lock_class('upload_job'), r.id::integer);
       IF r.attempts >= r.max_attempts THEN
         PERFORM app.fail_job(r.id, 'the worker processing this job stopped (killed or crashed) '
                              || r.attempts || ' times; giving up');
@@ -101,8 +101,8 @@ $$;
 CREATE FUNCTION app.release_job(p_job bigint) RETURNS boolean
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
   SELECT CASE WHEN EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()
-                                  AND classid = 745100 AND objid = p_job::integer::oid AND objsubid = 2)
-              THEN pg_advisory_unlock(745100, p_job::integer) ELSE false END
+                                  AND classid = app.lock_class('upload_job')::oid AND objid = p_job::integer::oid AND objsubid = 2)
+              THEN pg_advisory_unlock(app.lock_class('upload_job'), p_job::integer) ELSE false END
 $$;
 
 -- Uploads whose loader went away mid-file (its connection ended without app.finish_upload):
@@ -114,7 +114,7 @@ DECLARE
   n integer := 0;
 BEGIN
   FOR r IN SELECT id FROM data.upload_jobs WHERE status = 'receiving' ORDER BY id FOR UPDATE SKIP LOCKED LOOP
-    CONTINUE WHEN NOT pg_try_advisory_lock(745100, r.id::integer);
+    CONTINUE WHEN NOT pg_try_advisory_lock(app.lock_class('upload_job'), r.id::integer);
     PERFORM app.abandon_upload(r.id, 'the upload was interrupted before the whole file arrived; upload it again');
     n := n + 1;
   END LOOP;

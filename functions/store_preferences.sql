@@ -84,7 +84,7 @@ BEGIN
   IF v_limit IS NULL THEN
     RETURN NEW;
   END IF;
-  PERFORM pg_advisory_xact_lock(hashtext('mangalm.credit_limit'), hashtext(NEW.store_id));
+  PERFORM pg_advisory_xact_lock(app.lock_class('credit_limit'), hashtext(NEW.store_id));
   SELECT * INTO v_used FROM app.store_credit_used(NEW.store_id, NEW.id);
   v_total := NEW.total_amount + v_used.open_orders + v_used.unpaid_invoices;
   IF v_total > v_limit THEN

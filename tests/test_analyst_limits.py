@@ -54,7 +54,7 @@ def test_an_analyst_holding_every_lock_it_can_take_does_not_slow_an_upload(runni
         # session lifts its read-only default.
         with psycopg.connect(analyst_url, autocommit=True) as other:
             other.execute("SET default_transaction_read_only = off")  # a default, not a limit
-            for attempt in ("SELECT pg_advisory_lock(745100003)", "SELECT pg_try_advisory_lock(745100, 1)",
+            for attempt in ("SELECT pg_advisory_lock(745101, 0)", "SELECT pg_try_advisory_lock(745100, 1)",
                             "LOCK TABLE api.stores IN ROW EXCLUSIVE MODE",
                             "SELECT * FROM api.stores LIMIT 1 FOR SHARE"):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege), other.transaction():

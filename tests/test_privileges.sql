@@ -2,7 +2,7 @@
 -- other login) can no longer do to the rest of the system. db/roles.sql, db/grants.sql,
 -- db/ownership.sql.
 BEGIN;
-SELECT plan(27);
+SELECT plan(29);
 
 -- Nobody the application logs in as is a superuser; the owner cannot log in --------------------
 SELECT is((SELECT count(*)::integer FROM pg_roles
@@ -69,8 +69,13 @@ SELECT ok(has_database_privilege('mangalm_owner', current_database(), 'TEMPORARY
 SELECT is((SELECT rolconnlimit FROM pg_roles WHERE rolname = 'analyst'), 8, 'the analyst has a connection limit');
 
 -- Tried as the analyst: what it cannot lift ---------------------------------------------------
+-- (the pipeline's lock classes read here: the analyst may not even call app.lock_class)
+SELECT is(ARRAY[app.lock_class('ingest'), app.lock_class('upload_job')], ARRAY[745101, 745100],
+          'the lock classes tried below');
+SELECT throws_ok($$SELECT app.lock_class('nonesuch')$$, 'P0001', 'no advisory lock class is named nonesuch',
+                 'an unknown lock class is an error, not a NULL that would lock nothing');
 SET LOCAL ROLE analyst;
-SELECT throws_ok('SELECT pg_advisory_lock(745100003)', '42501', NULL,
+SELECT throws_ok('SELECT pg_advisory_lock(745101, 0)', '42501', NULL,
                  'the analyst cannot hold the ingest lock');
 SELECT throws_ok('SELECT pg_try_advisory_lock(745100, 1)', '42501', NULL,
                  'nor a job''s lock');
