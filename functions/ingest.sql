@@ -929,7 +929,7 @@ BEGIN
   UPDATE data.stores s SET first_order_date = a.f, last_order_date = a.l
   FROM (SELECT t.id, min(o.order_date) AS f, max(o.order_date) AS l
         FROM unnest(v_touched) AS t(id)
-        LEFT JOIN data.orders o ON o.store_id = t.id AND o.source = 'invoice' AND o.status <> 'void'
+        LEFT JOIN app.sales o ON o.store_id = t.id
         GROUP BY t.id) a
   WHERE s.id = a.id AND (s.first_order_date, s.last_order_date) IS DISTINCT FROM (a.f, a.l);
 
