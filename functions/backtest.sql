@@ -271,11 +271,12 @@ BEGIN
     FROM days d JOIN unnest(v_cutoffs) AS c(cutoff) ON c.cutoff < d.day AND (d.prev IS NULL OR c.cutoff >= d.prev)
   )
   SELECT app.confidence_features(f.n_gaps, f.n_later, f.n_window, f.elapsed, f.median_gap, f.spread_gap,
-                                 f.predicted_date - c.cutoff, c.cutoff - f.first_order, f.recent_orders, f.n_orders) AS x,
+                                 f.predicted_date - f.cutoff, f.cutoff - f.first_order, f.recent_orders, f.n_orders) AS x,
          (nx.day IS NOT NULL AND abs(nx.day - f.predicted_date) <= 7)::integer AS y, 1.0::float8 AS wt
-  FROM unnest(v_cutoffs) AS c(cutoff)
-  CROSS JOIN LATERAL app.forecast_dates(c.cutoff, NULL) f
-  LEFT JOIN next_day nx ON nx.store_id = f.store_id AND nx.cutoff = c.cutoff
+  -- Every cutoff's predictions in one pass over the order days (app.forecast_dates_at), cutoff
+  -- by cutoff in v_cutoffs' order.
+  FROM app.forecast_dates_at(v_cutoffs, NULL) f
+  LEFT JOIN next_day nx ON nx.store_id = f.store_id AND nx.cutoff = f.cutoff
   WHERE f.predicted_date + 7 <= p_as_of;
 
   SELECT count(*), coalesce(sum(y), 0) INTO v_n, v_hits FROM pg_temp.calibration_sample;

@@ -55,95 +55,131 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT array_position(ARRAY['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'], p_day)
 $$;
 
+-- Per cutoff of p_cutoffs (each distinct one once; NULLs ignored) and per store with at least
+-- 3 order days on or before it (all stores when p_store_ids is NULL): the gap statistics, the
+-- predicted next order date (rhythm: whether the gap rule applied) and the baseline's date, as
+-- of that cutoff. One pass over the orders for many cutoffs: a store's order days, their gaps
+-- and positions do not depend on the cutoff (a day's previous order day lies before it), so
+-- they are computed once (one scan, one grouping, one sort) and each cutoff reads the days up
+-- to it. The confidence fit asks for its 13 cutoffs at once. Set-based (window functions over
+-- the orders only); app.forecast_dates (one date) is this function with one cutoff, so the
+-- rule is written once.
+CREATE FUNCTION app.forecast_dates_at(p_cutoffs date[], p_store_ids text[] DEFAULT NULL)
+RETURNS TABLE (cutoff date, store_id text, n_orders integer, n_gaps integer, first_order date, last_order date,
+               elapsed integer, median_gap numeric, spread_gap numeric, max_gap integer,
+               n_later integer, n_window integer, predicted_date date, baseline_date date,
+               rhythm boolean, recent_orders integer, preferred_day text)
+LANGUAGE sql STABLE AS $$
+  WITH cutoffs AS (
+    -- In the order given (a repeated cutoff at its first place): rows come out cutoff by
+    -- cutoff in that order, as they did from a lateral call of forecast_dates per cutoff, so
+    -- the confidence fit sums its sample in the same order (float sums depend on it).
+    SELECT u.c AS cutoff FROM unnest(p_cutoffs) WITH ORDINALITY u(c, i)
+    WHERE u.c IS NOT NULL GROUP BY u.c ORDER BY min(u.i)
+  ), ordered AS MATERIALIZED (
+    -- Every store's order days up to the last cutoff, with the gap before each and its position.
+    -- COLLATE "C": store ids are compared byte-wise (the same equality), so the window
+    -- functions and groupings below sort without locale-aware comparisons. Materialized: read
+    -- once per cutoff, computed once.
+    SELECT d.store_id, d.day, d.day - lag(d.day) OVER w AS gap, row_number() OVER w AS pos
+    FROM (SELECT o.store_id COLLATE "C" AS store_id, o.order_date AS day
+          FROM data.orders o
+          WHERE o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0
+            AND o.order_date <= (SELECT max(c.cutoff) FROM cutoffs c)
+            AND (p_store_ids IS NULL OR o.store_id IN (SELECT unnest(p_store_ids)))
+          GROUP BY 1, 2) d
+    WINDOW w AS (PARTITION BY d.store_id ORDER BY d.day)
+  )
+  -- Each cutoff on its own (a lateral subquery: the planner's estimates and plan are those of
+  -- one cutoff; keyed by (cutoff, store) in one pass, its row estimates collapsed to 1 and it
+  -- chose nested loops over thousands of rows).
+  SELECT c.cutoff, f.*
+  FROM cutoffs c CROSS JOIN LATERAL (
+    WITH seq AS (
+      -- The days up to the cutoff: the same gaps and positions; back counts from the newest (1).
+      SELECT o.store_id, o.day, o.gap, count(*) OVER (PARTITION BY o.store_id) - o.pos + 1 AS back
+      FROM ordered o WHERE o.day <= c.cutoff
+    ), stats AS (
+      SELECT s.store_id, count(*)::integer AS n_orders, min(s.day) AS first_order, max(s.day) AS last_order,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY s.gap) AS all_median,
+             count(s.gap) FILTER (WHERE s.back <= 24)::integer AS n_gaps,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY s.gap) FILTER (WHERE s.back <= 24) AS med,
+             max(s.gap) FILTER (WHERE s.back <= 24) AS max_gap,
+             count(*) FILTER (WHERE s.day > c.cutoff - 90)::integer AS recent,
+             -- The weekdays the store ordered on (bit 1 = Monday ... bit 7 = Sunday), last 50 orders.
+             bit_or(1 << extract(isodow FROM s.day)::integer) FILTER (WHERE s.back <= 50) AS weekdays
+      FROM seq s GROUP BY s.store_id HAVING count(*) >= 3
+    ), recent AS (
+      -- The last 24 gaps (back 1 is the newest order day, whose gap is the newest gap).
+      SELECT s.store_id, s.gap, st.med, c.cutoff - st.last_order AS elapsed
+      FROM seq s JOIN stats st ON st.store_id = s.store_id
+      WHERE s.back <= 24 AND s.gap IS NOT NULL
+    ), spread AS (
+      -- Robust spread: 1.4826 x the median absolute deviation (the sd for normal gaps).
+      SELECT r.store_id, 1.4826 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(r.gap - r.med)) AS mad
+      FROM recent r GROUP BY r.store_id
+    ), later AS (
+      -- The gaps that can still happen, as a histogram, with how many of them lie within ±7
+      -- days of each (a RANGE frame over integer gaps: no self-join).
+      SELECT h.store_id, h.gap,
+             sum(h.cnt) OVER (PARTITION BY h.store_id ORDER BY h.gap RANGE BETWEEN 7 PRECEDING AND 7 FOLLOWING) AS in_window,
+             sum(h.cnt) OVER (PARTITION BY h.store_id) AS n_later,
+             sum(h.cnt) OVER (PARTITION BY h.store_id ORDER BY h.gap) AS cum
+      FROM (SELECT r.store_id, r.gap, count(*) AS cnt FROM recent r WHERE r.gap > r.elapsed
+            GROUP BY r.store_id, r.gap) h
+    ), later_median AS (
+      SELECT l.store_id, min(l.gap) AS gap FROM later l WHERE l.cum * 2 >= l.n_later GROUP BY l.store_id
+    ), centre AS (
+      SELECT DISTINCT ON (l.store_id) l.store_id, l.gap, l.in_window::integer AS n_window, l.n_later::integer AS n_later
+      FROM later l JOIN later_median m ON m.store_id = l.store_id
+      ORDER BY l.store_id, l.in_window DESC, abs(l.gap - m.gap), l.gap
+    ), ruled AS (
+      SELECT st.*, sp.mad, ce.n_later, ce.n_window, ce.gap IS NOT NULL AND sp.mad < 0.5 * st.med AS rhythm, ce.gap AS centre_gap
+      FROM stats st
+      JOIN spread sp ON sp.store_id = st.store_id
+      LEFT JOIN centre ce ON ce.store_id = st.store_id
+    ), predicted AS (
+      SELECT r.*, sp.preferred_delivery_day AS preferred,
+             CASE WHEN NOT r.rhythm THEN c.cutoff + 8
+                  -- A store with 8+ orders that never ordered on the predicted weekday (a shop
+                  -- closed on Sundays, a distributor that does not deliver then) is predicted on
+                  -- the nearest weekday it does order on, later first.
+                  WHEN r.n_orders < 8 OR r.weekdays & (1 << extract(isodow FROM r.last_order + r.centre_gap)::integer) <> 0
+                    THEN r.last_order + r.centre_gap
+                  ELSE coalesce((SELECT r.last_order + r.centre_gap + d.shift
+                                 FROM unnest(ARRAY[1, -1, 2, -2, 3, -3]) WITH ORDINALITY AS d(shift, o)
+                                 WHERE r.last_order + r.centre_gap + d.shift > c.cutoff
+                                   AND r.weekdays & (1 << extract(isodow FROM r.last_order + r.centre_gap + d.shift)::integer) <> 0
+                                 ORDER BY d.o LIMIT 1), r.last_order + r.centre_gap) END AS day
+      FROM ruled r LEFT JOIN data.store_preferences sp ON sp.store_id = r.store_id
+    ), moved AS (
+      -- The nearest preferred weekday: a shift of -3..+3 days (+4 would be -3), never onto or
+      -- before the cutoff (then a week later).
+      SELECT p.*, p.day + CASE WHEN p.preferred IS NULL THEN 0
+                               ELSE ((app.isodow_of(p.preferred) - extract(isodow FROM p.day)::integer + 10) % 7) - 3 END AS shifted
+      FROM predicted p
+    )
+    SELECT m.store_id, m.n_orders, m.n_gaps, m.first_order, m.last_order,
+           (c.cutoff - m.last_order)::integer, round(m.med::numeric, 2), round(m.mad::numeric, 2), m.max_gap,
+           coalesce(m.n_later, 0), coalesce(m.n_window, 0),
+           CASE WHEN m.shifted > c.cutoff THEN m.shifted ELSE m.shifted + 7 END,
+           m.last_order + round(m.all_median)::integer, m.rhythm, m.recent, m.preferred
+    FROM moved m
+  ) f
+$$;
+
 -- Per store with at least 3 order days on or before p_as_of (all stores when p_store_ids is
--- NULL): the gap statistics, the predicted next order date (rhythm: whether the gap rule
--- applied) and the baseline's date. Set-based (window functions over the orders only);
--- callers: recompute_predictions, the backtest, the confidence fit (once per past cutoff).
+-- NULL): app.forecast_dates_at with this one cutoff. Callers: recompute_predictions, the
+-- backtest.
 CREATE FUNCTION app.forecast_dates(p_as_of date, p_store_ids text[] DEFAULT NULL)
 RETURNS TABLE (store_id text, n_orders integer, n_gaps integer, first_order date, last_order date,
                elapsed integer, median_gap numeric, spread_gap numeric, max_gap integer,
                n_later integer, n_window integer, predicted_date date, baseline_date date,
                rhythm boolean, recent_orders integer, preferred_day text)
 LANGUAGE sql STABLE AS $$
-  WITH days AS (
-    -- COLLATE "C": store ids are compared byte-wise (the same equality), so the window
-    -- functions and groupings below sort without locale-aware comparisons.
-    SELECT o.store_id COLLATE "C" AS store_id, o.order_date AS day
-    FROM data.orders o
-    WHERE o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0
-      AND o.order_date <= p_as_of AND (p_store_ids IS NULL OR o.store_id IN (SELECT unnest(p_store_ids)))
-    GROUP BY 1, 2
-  ), seq AS (
-    -- One sort: back counts from the newest order day (1) without a second, descending window.
-    SELECT d.store_id, d.day, d.day - lag(d.day) OVER w AS gap,
-           count(*) OVER (PARTITION BY d.store_id) - row_number() OVER w + 1 AS back
-    FROM days d WINDOW w AS (PARTITION BY d.store_id ORDER BY d.day)
-  ), stats AS (
-    SELECT s.store_id, count(*)::integer AS n_orders, min(s.day) AS first_order, max(s.day) AS last_order,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY s.gap) AS all_median,
-           count(s.gap) FILTER (WHERE s.back <= 24)::integer AS n_gaps,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY s.gap) FILTER (WHERE s.back <= 24) AS med,
-           max(s.gap) FILTER (WHERE s.back <= 24) AS max_gap,
-           count(*) FILTER (WHERE s.day > p_as_of - 90)::integer AS recent,
-           -- The weekdays the store ordered on (bit 1 = Monday ... bit 7 = Sunday), last 50 orders.
-           bit_or(1 << extract(isodow FROM s.day)::integer) FILTER (WHERE s.back <= 50) AS weekdays
-    FROM seq s GROUP BY s.store_id HAVING count(*) >= 3
-  ), recent AS (
-    -- The last 24 gaps (back 1 is the newest order day, whose gap is the newest gap).
-    SELECT s.store_id, s.gap, st.med, p_as_of - st.last_order AS elapsed
-    FROM seq s JOIN stats st ON st.store_id = s.store_id
-    WHERE s.back <= 24 AND s.gap IS NOT NULL
-  ), spread AS (
-    -- Robust spread: 1.4826 x the median absolute deviation (the sd for normal gaps).
-    SELECT r.store_id, 1.4826 * percentile_cont(0.5) WITHIN GROUP (ORDER BY abs(r.gap - r.med)) AS mad
-    FROM recent r GROUP BY r.store_id
-  ), later AS (
-    -- The gaps that can still happen, as a histogram, with how many of them lie within ±7
-    -- days of each (a RANGE frame over integer gaps: no self-join).
-    SELECT h.store_id, h.gap,
-           sum(h.cnt) OVER (PARTITION BY h.store_id ORDER BY h.gap RANGE BETWEEN 7 PRECEDING AND 7 FOLLOWING) AS in_window,
-           sum(h.cnt) OVER (PARTITION BY h.store_id) AS n_later,
-           sum(h.cnt) OVER (PARTITION BY h.store_id ORDER BY h.gap) AS cum
-    FROM (SELECT r.store_id, r.gap, count(*) AS cnt FROM recent r WHERE r.gap > r.elapsed
-          GROUP BY r.store_id, r.gap) h
-  ), later_median AS (
-    SELECT l.store_id, min(l.gap) AS gap FROM later l WHERE l.cum * 2 >= l.n_later GROUP BY l.store_id
-  ), centre AS (
-    SELECT DISTINCT ON (l.store_id) l.store_id, l.gap, l.in_window::integer AS n_window, l.n_later::integer AS n_later
-    FROM later l JOIN later_median m ON m.store_id = l.store_id
-    ORDER BY l.store_id, l.in_window DESC, abs(l.gap - m.gap), l.gap
-  ), ruled AS (
-    SELECT st.*, sp.mad, ce.n_later, ce.n_window, ce.gap IS NOT NULL AND sp.mad < 0.5 * st.med AS rhythm, ce.gap AS centre_gap
-    FROM stats st
-    JOIN spread sp ON sp.store_id = st.store_id
-    LEFT JOIN centre ce ON ce.store_id = st.store_id
-  ), predicted AS (
-    SELECT r.*, sp.preferred_delivery_day AS preferred,
-           CASE WHEN NOT r.rhythm THEN p_as_of + 8
-                -- A store with 8+ orders that never ordered on the predicted weekday (a shop
-                -- closed on Sundays, a distributor that does not deliver then) is predicted on
-                -- the nearest weekday it does order on, later first.
-                WHEN r.n_orders < 8 OR r.weekdays & (1 << extract(isodow FROM r.last_order + r.centre_gap)::integer) <> 0
-                  THEN r.last_order + r.centre_gap
-                ELSE coalesce((SELECT r.last_order + r.centre_gap + d.shift
-                               FROM unnest(ARRAY[1, -1, 2, -2, 3, -3]) WITH ORDINALITY AS d(shift, o)
-                               WHERE r.last_order + r.centre_gap + d.shift > p_as_of
-                                 AND r.weekdays & (1 << extract(isodow FROM r.last_order + r.centre_gap + d.shift)::integer) <> 0
-                               ORDER BY d.o LIMIT 1), r.last_order + r.centre_gap) END AS day
-    FROM ruled r LEFT JOIN data.store_preferences sp ON sp.store_id = r.store_id
-  ), moved AS (
-    -- The nearest preferred weekday: a shift of -3..+3 days (+4 would be -3), never onto or
-    -- before as_of (then a week later).
-    SELECT p.*, p.day + CASE WHEN p.preferred IS NULL THEN 0
-                             ELSE ((app.isodow_of(p.preferred) - extract(isodow FROM p.day)::integer + 10) % 7) - 3 END AS shifted
-    FROM predicted p
-  )
-  SELECT m.store_id, m.n_orders, m.n_gaps, m.first_order, m.last_order,
-         (p_as_of - m.last_order)::integer, round(m.med::numeric, 2), round(m.mad::numeric, 2), m.max_gap,
-         coalesce(m.n_later, 0), coalesce(m.n_window, 0),
-         CASE WHEN m.shifted > p_as_of THEN m.shifted ELSE m.shifted + 7 END,
-         m.last_order + round(m.all_median)::integer, m.rhythm, m.recent, m.preferred
-  FROM moved m
+  SELECT f.store_id, f.n_orders, f.n_gaps, f.first_order, f.last_order, f.elapsed, f.median_gap, f.spread_gap,
+         f.max_gap, f.n_later, f.n_window, f.predicted_date, f.baseline_date, f.rhythm, f.recent_orders, f.preferred_day
+  FROM app.forecast_dates_at(ARRAY[p_as_of], p_store_ids) f
 $$;
 
 -- The confidence model's features for one prediction, as a vector whose first element is 1

@@ -5,7 +5,7 @@ beside its three baselines, the ranked baskets keep their promises, and neither 
 the predictions look past their cutoff."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import psycopg
 import pytest
@@ -130,6 +130,20 @@ def test_no_leakage_past_the_cutoff(real, db_url):
         conn.rollback()
     assert len(before[0]) == 2 and before[1] and before[2]  # the item fit and the date fit
     assert before == after
+
+
+def test_one_pass_forecasts_equal_the_forecast_at_each_cutoff(real, conn):
+    """The confidence fit's 13 past cutoffs in one pass (app.forecast_dates_at) give, row by row
+    and in every column, forecast_dates' forecasts at each cutoff, on the real slice."""
+    cutoffs = [REAL_CUTOFFS[-1] - timedelta(days=14 * j) for j in range(1, 14)]
+    columns = """store_id, n_orders, n_gaps, first_order, last_order, elapsed, median_gap, spread_gap, max_gap,
+                 n_later, n_window, predicted_date, baseline_date, rhythm, recent_orders, preferred_day"""
+    one_pass = conn.execute(f"SELECT cutoff, {columns} FROM app.forecast_dates_at(%s) ORDER BY cutoff, store_id",
+                            (cutoffs,)).fetchall()
+    each = [(c, *row) for c in sorted(cutoffs)
+            for row in conn.execute(f"SELECT {columns} FROM app.forecast_dates(%s) ORDER BY store_id", (c,)).fetchall()]
+    assert len(each) > 13 * 50 and one_pass == each
+    assert len({r[0] for r in one_pass}) == 13
 
 
 def test_a_fit_is_reused_until_the_orders_change(real, db_url):

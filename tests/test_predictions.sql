@@ -1,6 +1,6 @@
 -- Next-order predictions on small hand-computed histories (functions/predictions.sql).
 BEGIN;
-SELECT plan(56);
+SELECT plan(59);
 
 -- Fixtures, as the owner ---------------------------------------------------------------------
 INSERT INTO data.stores (id, name, source) VALUES
@@ -67,6 +67,24 @@ SELECT is((SELECT format('%s %s', predicted_date, rhythm) FROM app.forecast_date
           '2025-04-01 f', 'a store silent longer than any of its gaps is predicted as_of + 8: the window of the next 15 days');
 SELECT is((SELECT rhythm FROM app.forecast_dates('2025-03-04', ARRAY['TP-WEEKLY'])), true, 'a steady store follows its rhythm');
 
+-- Many cutoffs in one pass (app.forecast_dates_at, which the confidence fit uses): each cutoff's
+-- rows are forecast_dates' rows at that date (an early cutoff sees fewer order days, a late one
+-- a lapsed store), a repeated or NULL cutoff adds nothing.
+SELECT results_eq(
+  $$SELECT cutoff, store_id, n_orders, n_gaps, first_order, last_order, elapsed, median_gap, spread_gap, max_gap, n_later,
+           n_window, predicted_date, baseline_date, rhythm, recent_orders, preferred_day
+    FROM app.forecast_dates_at(ARRAY['2025-03-04', '2025-01-20', '2025-03-24', NULL, '2025-01-20']::date[],
+                               ARRAY['TP-WEEKLY', 'TP-NEW', 'TP-LAPSED', 'TP-SKIP']) ORDER BY cutoff, store_id$$,
+  $$SELECT c, f.* FROM unnest(ARRAY['2025-01-20', '2025-03-04', '2025-03-24']::date[]) c,
+           app.forecast_dates(c, ARRAY['TP-WEEKLY', 'TP-NEW', 'TP-LAPSED', 'TP-SKIP']) f ORDER BY c, f.store_id$$,
+  'forecasts for several cutoffs in one pass are the forecasts at each cutoff');
+-- Cutoff by cutoff in the order given: the fit sums its sample in this order (float sums
+-- depend on it), as it did when it called forecast_dates once per cutoff.
+SELECT is((SELECT array_agg(cutoff) FROM (SELECT cutoff, cutoff IS DISTINCT FROM lag(cutoff) OVER () AS first
+                                          FROM app.forecast_dates_at(ARRAY['2025-03-04', '2025-01-20', '2025-03-24', '2025-01-20']::date[],
+                                                                     ARRAY['TP-WEEKLY', 'TP-LAPSED', 'TP-SKIP'])) x WHERE first),
+          ARRAY['2025-03-04', '2025-01-20', '2025-03-24']::date[], 'the rows come cutoff by cutoff, in the order given');
+
 -- Preferred delivery day: the nearest such weekday (Monday 2025-03-10 -> Wednesday 2025-03-12,
 -- -> Saturday 2025-03-08), never onto or before as_of.
 INSERT INTO data.store_preferences (store_id, preferred_delivery_day) VALUES ('TP-WEEKLY', 'wednesday');
@@ -77,6 +95,9 @@ SELECT is((SELECT predicted_date FROM app.forecast_dates('2025-03-04', ARRAY['TP
           'or earlier, when that weekday is nearer');
 SELECT is((SELECT predicted_date FROM app.forecast_dates('2025-03-06', ARRAY['TP-WEEKLY'])), '2025-03-08'::date,
           'never onto or before as_of');
+SELECT is((SELECT array_agg(format('%s %s', cutoff, predicted_date) ORDER BY cutoff)
+           FROM app.forecast_dates_at(ARRAY['2025-03-04', '2025-03-06']::date[], ARRAY['TP-WEEKLY'])),
+          ARRAY['2025-03-04 2025-03-08', '2025-03-06 2025-03-08'], 'in one pass too, each cutoff moves the date after itself');
 DELETE FROM data.store_preferences WHERE store_id = 'TP-WEEKLY';
 
 -- The basket ---------------------------------------------------------------------------------
