@@ -267,8 +267,8 @@ CREATE FUNCTION app.usual_basket(p_store_id text, p_orders integer DEFAULT 10, p
 RETURNS TABLE (product_id uuid, quantity numeric, unit_price numeric, frequency numeric)
 LANGUAGE sql STABLE AS $$
   WITH recent AS (
-    SELECT o.id FROM data.orders o
-    WHERE o.store_id = p_store_id AND o.source = 'invoice' AND o.status = 'invoiced'
+    SELECT o.id FROM app.sales o
+    WHERE o.store_id = p_store_id
     ORDER BY o.order_date DESC, o.id DESC
     LIMIT p_orders
   ), lines AS (

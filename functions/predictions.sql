@@ -45,7 +45,7 @@ $$;
 CREATE FUNCTION app.analytics_as_of() RETURNS date
 LANGUAGE sql STABLE AS $$
   SELECT least(coalesce(max(o.order_date), current_date), current_date)
-  FROM data.orders o WHERE o.source = 'invoice' AND o.status <> 'void'
+  FROM app.sales o
 $$;
 
 -- The ISO weekday number (1 = Monday ... 7 = Sunday) of a weekday name as
@@ -83,8 +83,8 @@ LANGUAGE sql STABLE AS $$
     -- once per cutoff, computed once.
     SELECT d.store_id, d.day, d.day - lag(d.day) OVER w AS gap, row_number() OVER w AS pos
     FROM (SELECT o.store_id COLLATE "C" AS store_id, o.order_date AS day
-          FROM data.orders o
-          WHERE o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0
+          FROM app.sales o
+          WHERE o.total_amount > 0
             AND o.order_date <= (SELECT max(c.cutoff) FROM cutoffs c)
             AND (p_store_ids IS NULL OR o.store_id IN (SELECT unnest(p_store_ids)))
           GROUP BY 1, 2) d
@@ -278,8 +278,8 @@ LANGUAGE sql STABLE AS $$
              dense_rank() OVER (PARTITION BY o.store_id COLLATE "C" ORDER BY o.order_date DESC)::integer AS back,
              count(*) OVER (PARTITION BY o.store_id COLLATE "C", o.order_date)::integer AS day_invoices,
              dense_rank() OVER (ORDER BY o.store_id COLLATE "C")::integer AS store_key
-      FROM data.orders o
-      WHERE o.source = 'invoice' AND o.status <> 'void' AND o.total_amount > 0 AND o.order_date <= p_as_of
+      FROM app.sales o
+      WHERE o.total_amount > 0 AND o.order_date <= p_as_of
         AND (p_store_ids IS NULL OR o.store_id IN (SELECT unnest(p_store_ids)))) r0
   ) r
   WHERE r.back <= p_window
