@@ -283,6 +283,10 @@ $$;
 -- (app.refresh_derived) stages those stores and the last 30 days only. pg_temp.recent_order_days
 -- always holds every store's order days. A partial staging kept (p_keep) is reused only by a
 -- call for the same stores (its mark names them by a hash); a full one by any call.
+-- A partial staging reads each of its orders' lines through the index (below): at the whole
+-- export's size (1.0M lines), an upload touching 344 stores stages in 204 ms instead of 309
+-- (110k lines), and fit_item_model's staging of the stores that ordered after its cutoff in
+-- 420 ms instead of 540 (A/B in one session, min of 8 and 4; the same lines and aggregates).
 CREATE FUNCTION app.stage_recent_lines(p_as_of date, p_window integer DEFAULT 12, p_keep boolean DEFAULT false,
                                        p_stores text[] DEFAULT NULL)
 RETURNS void
