@@ -1,6 +1,6 @@
 -- Next-order predictions on small hand-computed histories (functions/predictions.sql).
 BEGIN;
-SELECT plan(59);
+SELECT plan(61);
 
 -- Fixtures, as the owner ---------------------------------------------------------------------
 INSERT INTO data.stores (id, name, source) VALUES
@@ -260,6 +260,21 @@ DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12, true, ARRAY[''TP-WE
 SELECT ok(to_regclass('pg_temp.recent_lines')::oid <> (SELECT staging FROM tp_staged)
           AND (SELECT count(DISTINCT order_date) FROM pg_temp.recent_lines WHERE store_id = 'TP-SKIP') > 1,
           'and a call for every store stages every store''s lines');
+
+-- Staged in two parts (the stores asked for, then the others' last 30 days): the same lines
+-- as a full staging holds for them, and the same (store, product) aggregate of the stores
+-- asked for, amounts included.
+CREATE TEMP TABLE tp_full_lines AS SELECT * FROM pg_temp.recent_lines;
+CREATE TEMP TABLE tp_full_products AS SELECT * FROM pg_temp.recent_store_products;
+DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12, false, ARRAY[''TP-WEEKLY'', ''TP-WEEKLY'']); END';
+SELECT bag_eq($$SELECT * FROM pg_temp.recent_lines$$,
+              $$SELECT * FROM tp_full_lines WHERE store_id = 'TP-WEEKLY' OR order_date > '2025-03-04'::date - 30$$,
+              'a partial staging holds a full one''s lines of its stores and of the last 30 days, each once');
+SELECT results_eq($$SELECT * FROM pg_temp.recent_store_products ORDER BY store_key, product_id$$,
+                  $$SELECT p.* FROM tp_full_products p JOIN (SELECT DISTINCT store_key FROM tp_full_lines
+                                                            WHERE store_id = 'TP-WEEKLY') s USING (store_key)
+                    ORDER BY p.store_key, p.product_id$$,
+                  'and the (store, product) aggregate of its stores only, as a full one has it');
 
 -- Recency weights from a set of order days: equal sets weigh exactly the same, so two
 -- products a store always bought together tie on the score and are ranked by product key.
