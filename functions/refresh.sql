@@ -44,7 +44,7 @@ BEGIN
   IF p_store_ids IS NOT NULL AND cardinality(p_store_ids) = 0 THEN
     RETURN;
   END IF;
-  PERFORM pg_advisory_xact_lock(hashtext('mangalm.refresh_derived'));
+  PERFORM pg_advisory_xact_lock(app.lock_class('refresh'), 0);
   v_as_of := coalesce(p_as_of, app.analytics_as_of());
   -- An upload that touched every store (a first load) is recomputed as a refresh of all
   -- stores: the steps then read every store's lines at once instead of matching ~3,000 ids.
