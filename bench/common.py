@@ -105,6 +105,21 @@ def load(settings: Settings, url: str, path: Path, source: str = "bench", **opti
     return {**row, "seconds": time.perf_counter() - started}
 
 
+def settle(url: str) -> float:
+    """VACUUM (ANALYZE) the database and CHECKPOINT, as autovacuum and the checkpointer leave it
+    a while after a load (hint bits set, visibility map and statistics current, the pages that
+    vacuum dirtied written), so that what is timed next races neither autovacuum's first pass
+    over the rows just written nor the writing of what it dirtied. Returns the seconds it took
+    (untimed)."""
+    import psycopg
+
+    started = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+        conn.execute("CHECKPOINT")
+    return time.perf_counter() - started
+
+
 def real_file(path: str | Path | None = None) -> Path | None:
     """The real export as a plain CSV (decompressed once into bench/out when gzipped), or None
     when neither `path` nor the default next to the checkout exists."""
