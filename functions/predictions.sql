@@ -296,6 +296,20 @@ LANGUAGE sql IMMUTABLE AS $$
                            FROM (SELECT DISTINCT unnest(p_stores) AS s) x)) END
 $$;
 
+-- The lines of one order that count for baskets (products bought, not returns), read through
+-- the (order_id, line_no) index. Inlined where it is called in FROM (a plain SQL function), so
+-- a lateral call per order plans as the subquery it is; the OFFSET 0 keeps that subquery a
+-- look-up per order instead of a join the planner could turn into a scan of every line.
+CREATE FUNCTION app.basket_lines_of(p_order_id bigint)
+RETURNS TABLE (product_id uuid, quantity float8, amount float8)
+LANGUAGE sql STABLE AS $$
+  SELECT i.product_id, i.quantity::float8, i.line_total::float8
+  FROM data.invoice_items i
+  WHERE i.order_id = p_order_id
+    AND i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
+  OFFSET 0
+$$;
+
 -- Stages the bought lines of every store's last p_window order days on or before p_as_of in
 -- pg_temp.recent_lines: one row per invoice line (a product, not a return, positive quantity)
 -- with store_key, store_id, order_date, back, orders_seen (as app.recent_orders), product_id,
@@ -387,11 +401,7 @@ BEGIN
     CREATE TEMP TABLE recent_lines ON COMMIT DROP AS
     SELECT r.store_key, r.store_id, r.order_date, r.back, r.orders_seen, i.product_id, i.quantity, i.amount
     FROM (SELECT r0.* FROM pg_temp.recent_order_days r0 WHERE r0.store_id IN (SELECT unnest(p_stores)) ORDER BY r0.id) r
-    CROSS JOIN LATERAL (SELECT i.product_id, i.quantity::float8 AS quantity, i.line_total::float8 AS amount
-                        FROM data.invoice_items i
-                        WHERE i.order_id = r.id
-                          AND i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
-                        OFFSET 0) i;
+    CROSS JOIN LATERAL app.basket_lines_of(r.id) i;
     CREATE TEMP TABLE recent_store_products ON COMMIT DROP AS
     SELECT l.store_key, l.product_id, bit_or(1 << (l.back - 1)) AS days, max(l.orders_seen) AS n, sum(l.amount) AS amount
     FROM pg_temp.recent_lines l
@@ -401,11 +411,7 @@ BEGIN
     FROM (SELECT r0.* FROM pg_temp.recent_order_days r0
           WHERE r0.order_date > p_as_of - 30 AND NOT EXISTS (SELECT FROM unnest(p_stores) s WHERE s = r0.store_id)
           ORDER BY r0.id) r
-    CROSS JOIN LATERAL (SELECT i.product_id, i.quantity::float8 AS quantity, i.line_total::float8 AS amount
-                        FROM data.invoice_items i
-                        WHERE i.order_id = r.id
-                          AND i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
-                        OFFSET 0) i;
+    CROSS JOIN LATERAL app.basket_lines_of(r.id) i;
     -- (the statistics as above)
     ALTER TABLE pg_temp.recent_lines ALTER COLUMN store_key SET STATISTICS 10, ALTER COLUMN product_id SET STATISTICS 10,
       ALTER COLUMN back SET STATISTICS 10, ALTER COLUMN amount SET STATISTICS 10;

@@ -3,13 +3,13 @@ lines, 0007; the analytics' derived rows, 0008) refuse what
 the foreign keys refused, with the same SQLSTATE (23503), constraint name and message, cascade
 what they cascaded, and lock parents as they did: a concurrent delete of a product waits for
 the transaction that inserted its lines, then is refused."""
-import threading
-import time
 import uuid
 
 import psycopg
 import pytest
 from psycopg import errors
+
+from concurrency_helpers import waits_for
 
 P_KNOWN = "12121212-0000-4000-8000-000000000001"
 P_SPARE = "12121212-0000-4000-8000-000000000002"
@@ -46,30 +46,6 @@ def refused(url, sql, params=()) -> psycopg.Error:
 def count(url, sql, params=()) -> int:
     with psycopg.connect(url, autocommit=True) as c:
         return c.execute(sql, params).fetchone()[0]
-
-
-def waits_for(url, first, second) -> dict:
-    """Runs `first` (sql, params) in an open transaction, then `second` from another connection:
-    asserts that it waits until the first commits; returns its outcome ({"done": True} or
-    {"error": e})."""
-    outcome = {}
-    with psycopg.connect(url) as a:
-        a.execute(*first)                                  # not committed yet
-
-        def then():
-            with psycopg.connect(url, autocommit=True) as b:
-                try:
-                    b.execute(*second)
-                    outcome["done"] = True
-                except psycopg.Error as e:
-                    outcome["error"] = e
-        t = threading.Thread(target=then)
-        t.start()
-        time.sleep(1.0)
-        assert t.is_alive(), "the second statement waits for the first transaction"
-        a.commit()
-        t.join(30)
-    return outcome
 
 
 def test_no_foreign_key_is_left_and_the_triggers_are_there(world):

@@ -2,11 +2,10 @@
 together: the submits take turns, and the second is refused (functions/store_preferences.sql)."""
 from __future__ import annotations
 
-import threading
-import time
-
 import psycopg
 import pytest
+
+from concurrency_helpers import waits_for
 
 
 def draft(conn, store: str, product: str, quantity: int) -> int:
@@ -24,28 +23,11 @@ def test_two_submits_at_once_cannot_both_pass_the_limit(conn, db_url):
                            "RETURNING id").fetchone()[0]
     first, second = draft(conn, "CC-1", product, 6), draft(conn, "CC-1", product, 6)  # 600 each, 1,200 together
 
-    outcome: dict[str, object] = {}
-    with psycopg.connect(db_url) as a, psycopg.connect(db_url) as b:
-        a.execute("UPDATE data.orders SET status = 'submitted' WHERE id = %s", (first,))   # holds the store's turn
+    submit = "UPDATE data.orders SET status = 'submitted' WHERE id = %s"
+    # the first submit holds the store's turn; the second waits for it, then counts it
+    outcome = waits_for(db_url, (submit, (first,)), (submit, (second,)))
 
-        def submit_second():
-            try:
-                b.execute("UPDATE data.orders SET status = 'submitted' WHERE id = %s", (second,))
-                b.commit()
-                outcome["second"] = "submitted"
-            except psycopg.Error as e:
-                b.rollback()
-                outcome["second"] = e
-
-        t = threading.Thread(target=submit_second)
-        t.start()
-        time.sleep(0.5)
-        assert t.is_alive(), "the second submit waits for the first to finish"
-        a.commit()
-        t.join(timeout=10)
-        assert not t.is_alive()
-
-    error = outcome["second"]
+    error = outcome.get("error")
     assert isinstance(error, psycopg.Error), "the second order would pass the limit once the first counts"
     assert error.sqlstate == "PT409"
     assert "to 1200.00, over its credit limit of 1000.00" in str(error)
