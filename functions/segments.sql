@@ -42,21 +42,23 @@ BEGIN
     -- credit invoices (negative totals) count too.
     SELECT i.store_id, sum(i.total_amount) AS revenue, min(i.order_date) AS first_day, max(i.order_date) AS last_day
     FROM inv i GROUP BY i.store_id
-  ), days AS (
-    -- Store ids compared bytewise (COLLATE "C"): the gaps' sort and groups need equal ids
-    -- together, not the collation's order, and a sort of C strings compares abbreviated keys
-    -- instead of calling strcoll for every pair. (The scores' ties still break by the default
-    -- collation's order of store ids, below.)
-    SELECT i.store_id COLLATE "C" AS store_id, i.order_date AS day
-    FROM inv i WHERE i.total_amount > 0 GROUP BY 1, 2
   ), seq AS (
-    -- One window, newest day first: back is the day's position from the newest (row_number)
-    -- and gap its distance to the day before (lead). The same figures as lag over days in
-    -- ascending order with back = count - row_number + 1, from one sort and one window pass
-    -- instead of two.
-    SELECT d.store_id, d.day - lead(d.day) OVER w AS gap, row_number() OVER w AS back
-    FROM days d
-    WINDOW w AS (PARTITION BY d.store_id ORDER BY d.day DESC)
+    -- Each store's order days (invoices with a positive total), newest first, in one sort and
+    -- one window: back is the day's position from the newest (dense_rank: invoices of the same
+    -- day share it) and gap its distance to the day before (lead). Of a day's invoices only the
+    -- last in the window's order is kept (gap 0 marks the others; the oldest day's gap is
+    -- NULL), so each day counts once, as a GROUP BY store and day before the window did.
+    -- Store ids compared bytewise (COLLATE "C"): the window and the groups below need equal
+    -- ids together, not the collation's order, and a sort of C strings compares abbreviated
+    -- keys instead of calling strcoll for every pair. (The scores' ties still break by the
+    -- default collation's order of store ids, below.)
+    SELECT x.store_id, x.gap, x.back
+    FROM (SELECT i.store_id COLLATE "C" AS store_id, i.order_date - lead(i.order_date) OVER w AS gap,
+                 dense_rank() OVER w AS back
+          FROM inv i
+          WHERE i.total_amount > 0
+          WINDOW w AS (PARTITION BY i.store_id COLLATE "C" ORDER BY i.order_date DESC)) x
+    WHERE x.gap IS DISTINCT FROM 0
   ), gaps AS (
     SELECT s.store_id, count(*)::integer AS n_days,
            percentile_cont(0.5) WITHIN GROUP (ORDER BY s.gap) FILTER (WHERE s.back <= 24) AS med
