@@ -1,6 +1,6 @@
 -- Customer segments and churn risk on hand-made histories (functions/segments.sql).
 BEGIN;
-SELECT plan(16);
+SELECT plan(18);
 
 INSERT INTO data.stores (id, name, source) VALUES
   ('TS-LAPSED', 'Weekly store gone quiet', 'import'),
@@ -27,7 +27,21 @@ INSERT INTO data.orders (id, store_id, source, invoice_number, status, order_dat
   (920003, 'TS-RETURNS', 'invoice', 'TS-X-3', 'invoiced', '2025-02-20', -150),
   (920004, 'TS-RETURNS', 'invoice', 'TS-X-4', 'void', '2025-02-25', 5000);
 
+-- TS-TWICE: 30 order days up to 2025-03-01, the newest 12 one day apart and each with two
+-- invoices, the 18 before them 10 days apart. Its last 24 gaps are 11 of 1 day and 13 of 10:
+-- a median of 10, if days (not invoices) are counted and positioned.
+INSERT INTO data.stores (id, name, source) VALUES ('TS-TWICE', 'Two invoices a day lately', 'import');
+INSERT INTO data.orders (store_id, source, invoice_number, status, order_date, total_amount)
+SELECT 'TS-TWICE', 'invoice', 'TS-T-' || k || '-' || n, 'invoiced',
+       CASE WHEN k <= 11 THEN date '2025-03-01' - k ELSE date '2025-03-01' - 11 - 10 * (k - 11) END, 300
+FROM generate_series(0, 29) k, generate_series(1, 2) n
+WHERE n = 1 OR k <= 11;
+
 SELECT ok(app.recompute_segments('2025-03-03') >= 5, 'every store with an invoice is segmented');
+SELECT is((SELECT order_count FROM data.customer_segments WHERE store_id = 'TS-TWICE'), 30,
+          'two invoices on one day are one order day');
+SELECT is((SELECT typical_gap_days FROM data.customer_segments WHERE store_id = 'TS-TWICE'), 10.00,
+          'the typical gap is the median of the gaps between the last 25 order days, not invoices');
 
 SELECT ok((SELECT churn_risk >= 0.9 FROM data.customer_segments WHERE store_id = 'TS-LAPSED'),
           'a weekly store silent for 5 weeks has a high churn risk');
