@@ -230,6 +230,42 @@ COMMENT ON TABLE data.products IS 'Products the distributor sells';
 
 
 --
+-- Name: stores; Type: TABLE; Schema: data; Owner: -
+--
+
+CREATE TABLE data.stores (
+    id text NOT NULL,
+    name text NOT NULL,
+    address text,
+    city text,
+    state text,
+    country text,
+    postal_code text,
+    phone text,
+    email text,
+    sales_person text,
+    currency_code text,
+    payment_terms text,
+    first_order_date date,
+    last_order_date date,
+    is_active boolean DEFAULT true NOT NULL,
+    source text DEFAULT 'manual'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT stores_id_check CHECK (((length(id) >= 1) AND (length(id) <= 255))),
+    CONSTRAINT stores_name_check CHECK ((length(btrim(name)) > 0)),
+    CONSTRAINT stores_source_check CHECK ((source = ANY (ARRAY['import'::text, 'manual'::text])))
+);
+
+
+--
+-- Name: TABLE stores; Type: COMMENT; Schema: data; Owner: -
+--
+
+COMMENT ON TABLE data.stores IS 'Retail stores (customers of the distributor)';
+
+
+--
 -- Name: predicted_order_items; Type: TABLE; Schema: data; Owner: -
 --
 
@@ -292,42 +328,6 @@ CREATE TABLE data.upselling_recommendations (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
-
-
---
--- Name: stores; Type: TABLE; Schema: data; Owner: -
---
-
-CREATE TABLE data.stores (
-    id text NOT NULL,
-    name text NOT NULL,
-    address text,
-    city text,
-    state text,
-    country text,
-    postal_code text,
-    phone text,
-    email text,
-    sales_person text,
-    currency_code text,
-    payment_terms text,
-    first_order_date date,
-    last_order_date date,
-    is_active boolean DEFAULT true NOT NULL,
-    source text DEFAULT 'manual'::text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT stores_id_check CHECK (((length(id) >= 1) AND (length(id) <= 255))),
-    CONSTRAINT stores_name_check CHECK ((length(btrim(name)) > 0)),
-    CONSTRAINT stores_source_check CHECK ((source = ANY (ARRAY['import'::text, 'manual'::text])))
-);
-
-
---
--- Name: TABLE stores; Type: COMMENT; Schema: data; Owner: -
---
-
-COMMENT ON TABLE data.stores IS 'Retail stores (customers of the distributor)';
 
 
 --
@@ -1740,6 +1740,13 @@ CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.invoice_items REFE
 
 
 --
+-- Name: orders 40_parents_after_insert; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.orders REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
+
+
+--
 -- Name: predicted_order_items 40_parents_after_insert; Type: TRIGGER; Schema: data; Owner: -
 --
 
@@ -1772,6 +1779,13 @@ CREATE TRIGGER "40_parents_after_insert" AFTER INSERT ON data.upselling_recommen
 --
 
 CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.invoice_items REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
+
+
+--
+-- Name: orders 40_parents_after_update; Type: TRIGGER; Schema: data; Owner: -
+--
+
+CREATE TRIGGER "40_parents_after_update" AFTER UPDATE ON data.orders REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app.tg_check_parents();
 
 
 --
@@ -1848,14 +1862,6 @@ ALTER TABLE ONLY data.order_items
 
 ALTER TABLE ONLY data.orders
     ADD CONSTRAINT orders_created_by_fkey FOREIGN KEY (created_by) REFERENCES data.users(id) ON DELETE SET NULL;
-
-
---
--- Name: orders orders_store_id_fkey; Type: FK CONSTRAINT; Schema: data; Owner: -
---
-
-ALTER TABLE ONLY data.orders
-    ADD CONSTRAINT orders_store_id_fkey FOREIGN KEY (store_id) REFERENCES data.stores(id) ON DELETE CASCADE;
 
 
 --

@@ -1,5 +1,6 @@
 -- References enforced once per statement instead of once per row (migrations 0006_set_based_keys
 -- and 0007_ingest_rejects_key dropped the foreign keys these triggers stand in for):
+--   orders.store_id          -> stores.id       ON DELETE CASCADE (migration 0009_orders_store_key)
 --   invoice_items.order_id   -> orders.id       ON DELETE CASCADE
 --   invoice_items.product_id -> products.id     (NO ACTION; NULL for a non-product line)
 --   upload_rejects.job_id    -> upload_jobs.id  ON DELETE CASCADE
@@ -37,7 +38,8 @@
 -- or is refused while they exist (NO ACTION). The triggers below are made from this list.
 CREATE FUNCTION app.set_based_keys() RETURNS TABLE (child text, col text, parent text, fk text, cascade boolean)
 LANGUAGE sql IMMUTABLE AS $$
-  VALUES ('invoice_items', 'order_id', 'orders', 'invoice_items_order_id_fkey', true),
+  VALUES ('orders', 'store_id', 'stores', 'orders_store_id_fkey', true),
+         ('invoice_items', 'order_id', 'orders', 'invoice_items_order_id_fkey', true),
          ('invoice_items', 'product_id', 'products', 'invoice_items_product_id_fkey', false),
          ('upload_rejects', 'job_id', 'upload_jobs', 'upload_rejects_job_id_fkey', true),
          ('predicted_order_items', 'predicted_order_id', 'predicted_orders',
@@ -116,10 +118,13 @@ $$;
 
 -- TRUNCATE of a parent: the foreign key refused a TRUNCATE of the parent alone and, with
 -- CASCADE, truncated the children too. Foreign keys still stand on most parents (order_items
--- and predicted_orders.order_id on orders, order_items on products, orders and more on stores,
--- prediction_decisions on predicted_orders) and refuse the first, so what reaches this trigger
--- there is a TRUNCATE ... CASCADE, or one that lists the children too: they go. Nothing else
--- references upload_jobs, so a TRUNCATE of the jobs alone takes their rejects.
+-- and predicted_orders.order_id on orders, order_items on products, predicted_orders and more
+-- on stores, prediction_decisions on predicted_orders) and refuse the first, so what reaches
+-- this trigger there is a TRUNCATE ... CASCADE, or one that lists the children too: they go.
+-- A child that foreign keys reference in turn (orders: order_items, predicted_orders) is
+-- emptied by DELETE, so those keys cascade or refuse as they would have: a TRUNCATE of it
+-- from here cannot reach tables the outer TRUNCATE ... CASCADE is still truncating. Nothing
+-- else references upload_jobs, so a TRUNCATE of the jobs alone takes their rejects.
 CREATE FUNCTION app.tg_parent_truncated() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
 DECLARE
@@ -129,7 +134,12 @@ BEGIN
   FOR v_child IN SELECT DISTINCT k.child FROM app.set_based_keys() k WHERE k.parent = TG_TABLE_NAME LOOP
     EXECUTE format('SELECT EXISTS (SELECT FROM data.%I)', v_child) INTO v_any;
     IF v_any THEN
-      EXECUTE format('TRUNCATE data.%I', v_child);
+      IF EXISTS (SELECT FROM pg_constraint c WHERE c.confrelid = format('data.%I', v_child)::regclass
+                   AND c.contype = 'f') THEN
+        EXECUTE format('DELETE FROM data.%I', v_child);
+      ELSE
+        EXECUTE format('TRUNCATE data.%I', v_child);
+      END IF;
     END IF;
   END LOOP;
   RETURN NULL;

@@ -34,6 +34,8 @@ column is refused (LoadRefused) before anything is written.
 from __future__ import annotations
 
 import codecs
+import collections
+import concurrent.futures
 import csv
 import hashlib
 import io
@@ -347,6 +349,34 @@ class _Gunzip:
                 return out
 
 
+class _Digest:
+    """SHA-256 of the bytes as received, computed on a thread of its own. hashlib releases the
+    GIL for buffers this size, so the digest (~0.4 s of the loader's ~4.3 s of CPU on the 1M
+    generated file) runs beside the block scans instead of between them. Updates run in order
+    on one worker; at most DEPTH blocks wait for it (memory stays constant). The worker thread
+    ends when hexdigest() shuts it down, or with the object on a failed upload."""
+
+    DEPTH = 8
+
+    def __init__(self):
+        self._sha = hashlib.sha256()
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+        self._pending: collections.deque = collections.deque()
+
+    def update(self, data: bytes) -> None:
+        if not data:
+            return
+        self._pending.append(self._pool.submit(self._sha.update, data))
+        if len(self._pending) > self.DEPTH:
+            self._pending.popleft().result()
+
+    def hexdigest(self) -> str:
+        while self._pending:
+            self._pending.popleft().result()
+        self._pool.shutdown()
+        return self._sha.hexdigest()
+
+
 class _Source:
     """The file as UTF-8 physical lines, in blocks. Yields (first line number, lines, bad) where
     bad maps a line's index in the block to the reason it could not be read."""
@@ -355,7 +385,7 @@ class _Source:
         self.raw = raw
         self.max_bytes = max_bytes
         self.bytes = 0                           # bytes as received (compressed, for a gzip file)
-        self.sha = hashlib.sha256()              # of the bytes as received
+        self.sha = _Digest()                     # of the bytes as received
         try:
             self.codec = codecs.lookup(encoding).name
         except LookupError:

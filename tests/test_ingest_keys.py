@@ -52,7 +52,10 @@ def test_no_foreign_key_is_left_and_the_triggers_are_there(world):
     assert count(world, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'data.invoice_items'::regclass "
                         "AND contype = 'f'") == 0
     assert count(world, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE '40\\_%%' AND "
-                        "tgrelid IN ('data.invoice_items'::regclass, 'data.orders'::regclass, 'data.products'::regclass)") == 8
+                        "tgrelid IN ('data.invoice_items'::regclass, 'data.orders'::regclass, 'data.products'::regclass)") == 10
+    # the orders' store too (migration 0009): checked by the orders' own two statement triggers
+    assert count(world, "SELECT count(*) FROM pg_constraint WHERE conrelid = 'data.orders'::regclass "
+                        "AND contype = 'f' AND conname = 'orders_store_id_fkey'") == 0
 
 
 def test_a_line_of_a_missing_order_or_product_is_refused_like_a_foreign_key(world):
@@ -117,6 +120,42 @@ def test_a_product_deleted_while_its_line_is_being_inserted_waits_then_is_refuse
 def test_a_line_inserted_while_its_product_is_being_deleted_waits_then_is_refused(world):
     outcome = waits_for(world, ("DELETE FROM data.products WHERE id = %s", (P_SPARE,)), (LINE, (OTHER, 3, P_SPARE)))
     assert isinstance(outcome.get("error"), errors.ForeignKeyViolation), outcome
+
+
+ORDER_OF = ("INSERT INTO data.orders (store_id, source, invoice_number, status, order_date) "
+            "VALUES (%s, 'invoice', %s, 'invoiced', '2030-01-03')")
+
+
+def test_an_order_of_a_missing_store_is_refused_like_a_foreign_key(world):
+    e = refused(world, ORDER_OF, ("KEYS-NO-SUCH-STORE", "KEYS-3"))
+    assert isinstance(e, errors.ForeignKeyViolation)
+    assert e.diag.constraint_name == "orders_store_id_fkey" and e.diag.table_name == "orders"
+    assert str(e).startswith('insert or update on table "orders" violates foreign key constraint '
+                             '"orders_store_id_fkey"')
+    assert e.diag.message_detail == 'Key (store_id)=(KEYS-NO-SUCH-STORE) is not present in table "stores".'
+    e = refused(world, "UPDATE data.orders SET store_id = 'KEYS-NO-SUCH-STORE' WHERE id = %s", (ORDER,))
+    assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "orders_store_id_fkey"
+    assert count(world, "SELECT count(*) FROM data.orders WHERE store_id = 'KEYS-S'") == 2
+    with psycopg.connect(world, autocommit=True) as c:
+        c.execute(ORDER_OF, ("KEYS-S", "KEYS-3"))
+
+
+def test_deleting_a_store_deletes_its_orders_and_their_lines(world):
+    e = refused(world, "UPDATE data.stores SET id = 'KEYS-S2' WHERE id = 'KEYS-S'")
+    assert isinstance(e, errors.ForeignKeyViolation)
+    with psycopg.connect(world, autocommit=True) as c:
+        c.execute("DELETE FROM data.stores WHERE id = 'KEYS-S'")
+    assert count(world, "SELECT count(*) FROM data.orders WHERE id IN (%s, %s)", (ORDER, OTHER)) == 0
+    assert count(world, "SELECT count(*) FROM data.invoice_items WHERE order_id IN (%s, %s)", (ORDER, OTHER)) == 0
+
+
+def test_truncating_stores_with_cascade_takes_their_orders_and_lines_too(world):
+    with psycopg.connect(world) as c:
+        c.execute("TRUNCATE data.stores, data.products CASCADE")
+        assert c.execute("SELECT count(*) FROM data.orders").fetchone()[0] == 0
+        assert c.execute("SELECT count(*) FROM data.invoice_items").fetchone()[0] == 0
+        c.rollback()
+    assert count(world, "SELECT count(*) FROM data.orders WHERE store_id = 'KEYS-S'") == 2
 
 
 def test_truncating_orders_with_cascade_takes_the_lines_too(world):
@@ -289,7 +328,8 @@ def test_every_set_based_key_embeds_in_the_api_for_who_reads_both_sides(world):
     both directions of every key whose two sides have api views (not the rules' two products)."""
     with psycopg.connect(world, autocommit=True) as c:
         pairs = set(c.execute("SELECT child, parent FROM app.api_relationships()").fetchall())
-    assert {("invoice_items", "orders"), ("invoice_items", "products"), ("predicted_order_items", "predicted_orders"),
+    assert {("orders", "stores"), ("invoice_items", "orders"), ("invoice_items", "products"),
+            ("predicted_order_items", "predicted_orders"),
             ("predicted_order_items", "products"), ("upselling_recommendations", "stores"),
             ("upselling_recommendations", "products"), ("upload_rejects", "upload_jobs")} == pairs
     may = "SELECT has_function_privilege(%s, %s, 'EXECUTE')"
