@@ -626,10 +626,10 @@ BEGIN
   SELECT greatest(c.reltuples, 0) INTO v_existing FROM pg_class c WHERE c.oid = 'data.mangalam_invoices'::regclass;
   v_bulk := v_staged - v_rejected >= greatest(v_existing, 1000);
 
-  -- Earlier versions of this job's invoices: their stores are touched too.
+  -- Earlier versions of this job's invoices: their stores (and dates) are touched too.
   DROP TABLE IF EXISTS pg_temp.ingest_old_orders;
   CREATE TEMP TABLE ingest_old_orders ON COMMIT DROP AS
-    SELECT o.id, o.store_id FROM data.orders o
+    SELECT o.id, o.store_id, o.order_date FROM data.orders o
     JOIN pg_temp.ingest_invoices i ON o.invoice_number = i.invoice_number COLLATE "default";
   DELETE FROM data.invoice_items it USING pg_temp.ingest_old_orders o WHERE it.order_id = o.id;
   -- A job smaller than what is stored looks its invoices up in the (invoice_number, line_no)
@@ -730,7 +730,8 @@ BEGIN
         END IF;
 
         t := clock_timestamp();
-        PERFORM app.refresh_derived(ARRAY(SELECT jsonb_array_elements_text(derived -> 'touched')), 'upload');
+        PERFORM app.refresh_derived(ARRAY(SELECT jsonb_array_elements_text(derived -> 'touched')), 'upload', NULL,
+                                    (derived ->> 'changed_from')::date);
         v_timings := v_timings || jsonb_build_object('refresh', round(extract(epoch FROM clock_timestamp() - t) * 1000),
           'refresh_steps', coalesce(nullif(current_setting('mangalm.refresh_timings', true), '')::jsonb, '{}'));
       EXCEPTION WHEN SQLSTATE 'MGDRY' THEN
@@ -781,7 +782,8 @@ END
 $$;
 
 -- Stores, products, orders and invoice_items from the lines one job loaded into
--- mangalam_invoices; returns {"new_stores", "new_products", "touched": [store ids]}.
+-- mangalam_invoices; returns {"new_stores", "new_products", "touched": [store ids],
+-- "changed_from": the earliest date of the invoices written or replaced}.
 -- Called by app.process_bulk_upload_complete only, in its transaction (it reads that
 -- function's pg_temp.ingest_invoices and pg_temp.ingest_old_orders). Hash aggregates
 -- (GROUP BY), not DISTINCT ON sorts; upserts change a row only when something differs, so
@@ -792,6 +794,7 @@ DECLARE
   v_new_stores integer;
   v_new_products integer;
   v_touched text[];
+  v_changed_from date;
   t timestamptz := clock_timestamp();
   v_steps jsonb := '{}';   -- milliseconds per step, for the job's timings
 BEGIN
@@ -900,7 +903,7 @@ BEGIN
 
   DROP TABLE IF EXISTS pg_temp.ingest_orders;
   CREATE TEMP TABLE ingest_orders ON COMMIT DROP AS
-    SELECT o.id, o.invoice_number COLLATE "C" AS invoice_number, o.store_id FROM data.orders o
+    SELECT o.id, o.invoice_number COLLATE "C" AS invoice_number, o.store_id, o.order_date FROM data.orders o
     JOIN pg_temp.ingest_invoices i ON o.invoice_number = i.invoice_number COLLATE "default";
   ANALYZE pg_temp.ingest_orders;
   v_steps := v_steps || jsonb_build_object('orders', round(extract(epoch FROM clock_timestamp() - t) * 1000));
@@ -922,8 +925,11 @@ BEGIN
   t := clock_timestamp();
 
   -- Touched: the stores of this job's invoices, and the stores those invoices belonged to before.
-  SELECT coalesce(array_agg(DISTINCT s ORDER BY s), '{}') INTO v_touched
-  FROM (SELECT store_id AS s FROM pg_temp.ingest_orders UNION SELECT store_id FROM pg_temp.ingest_old_orders) q;
+  -- Changed from: the earliest date of those invoices, old versions included (what the
+  -- analytics as of an earlier date cannot see: app.refresh_derived).
+  SELECT coalesce(array_agg(DISTINCT s ORDER BY s), '{}'), min(d) INTO v_touched, v_changed_from
+  FROM (SELECT store_id AS s, order_date AS d FROM pg_temp.ingest_orders
+        UNION ALL SELECT store_id, order_date FROM pg_temp.ingest_old_orders) q;
 
   -- First and last order dates of the touched stores, from their (non-void) invoices.
   UPDATE data.stores s SET first_order_date = a.f, last_order_date = a.l
@@ -935,6 +941,6 @@ BEGIN
 
   v_steps := v_steps || jsonb_build_object('dates', round(extract(epoch FROM clock_timestamp() - t) * 1000));
   RETURN jsonb_build_object('new_stores', v_new_stores, 'new_products', v_new_products, 'touched', to_jsonb(v_touched),
-                            'steps', v_steps);
+                            'changed_from', v_changed_from, 'steps', v_steps);
 END
 $$;

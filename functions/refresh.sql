@@ -26,10 +26,21 @@ $$;
 -- given stores' lines (and the popularity of products over the last 30 days), so an upload's
 -- refresh costs what its stores cost, plus the all-store steps that are linear in the orders
 -- (segments, the dashboard, every store's recent order days).
+-- Invoices dated after the as-of date are invisible to every analytic computed as of it (each
+-- reads sales on or before it). So when the caller says what it changed is all dated after
+-- v_as_of (p_changed_from: an upload's earliest invoice date, the versions it replaced
+-- included) and the stored analytics are already as of v_as_of (the segments' as-of date),
+-- nothing they read changed: only the dashboard, whose totals count every invoice, is
+-- refreshed, and the event still names the stores. Such invoices are dated after today (the
+-- as-of date is never after today); they count from the first refresh as of their date or
+-- later (`mangalm predict`, or an upload of their stores), as they did when the stores were
+-- recomputed as of today right away. (Generated exports run past today: the 1 % append of
+-- bench/ingest.py on 1M generated lines is such an upload.)
 -- A transaction-level advisory lock makes two uploads that finish together take turns.
 -- work_mem is raised for the aggregates over recent lines; JIT is off because compiling
 -- costs more (~50 ms a query) than these sub-second queries gain.
-CREATE FUNCTION app.refresh_derived(p_store_ids text[], p_source text DEFAULT 'upload', p_as_of date DEFAULT NULL)
+CREATE FUNCTION app.refresh_derived(p_store_ids text[], p_source text DEFAULT 'upload', p_as_of date DEFAULT NULL,
+                                    p_changed_from date DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS $$
 DECLARE
@@ -39,6 +50,7 @@ DECLARE
   v_orders bigint;
   v_scope text[] := p_store_ids;
   v_remine boolean;
+  v_unchanged boolean;
   t timestamptz;
 BEGIN
   IF p_store_ids IS NOT NULL AND cardinality(p_store_ids) = 0 THEN
@@ -51,69 +63,75 @@ BEGIN
   IF cardinality(p_store_ids) >= (SELECT count(*) FROM data.stores) THEN
     v_scope := NULL;
   END IF;
+  v_unchanged := coalesce(p_changed_from > v_as_of AND v_as_of = (SELECT max(s.as_of) FROM data.customer_segments s),
+                          false);
 
-  -- Statistics first. Called at the end of a bulk load, in its transaction, the planner knows
-  -- nothing of the rows just written (autovacuum analyzes them only after the commit), and
-  -- misplans: fetching the recent lines of 211 stores took 17 s instead of 0.25 s. When the
-  -- orders outgrew the planner's estimate by a fifth (counting them is cheap: one row per
-  -- invoice), the tables the analytics read are analyzed here (~0.5 s for 1M lines). Of the
-  -- invoice lines only the columns the analytics filter and join on: item names and the
-  -- amounts' other columns cost most of the sampling (demo set: 39 ms for every column, 13 ms
-  -- for these) and no statement here plans on them; autovacuum analyzes every column after
-  -- the commit.
-  t := clock_timestamp();
-  SELECT c.reltuples INTO v_estimate FROM pg_class c WHERE c.oid = 'data.orders'::regclass;
-  SELECT count(*) INTO v_orders FROM data.orders;
-  IF v_estimate < 0 OR v_orders > 1.2 * v_estimate + 1000 THEN
-    ANALYZE data.orders;
-    ANALYZE data.invoice_items (order_id, product_id, is_product, is_return, quantity);
-    ANALYZE data.products;
-    ANALYZE data.stores;
-    v_timings := v_timings || jsonb_build_object('analyze', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-  END IF;
-
-  t := clock_timestamp();
-  IF NOT EXISTS (SELECT FROM data.prediction_calibrations c
-                 WHERE c.fitted_as_of <= v_as_of AND c.fitted_as_of > v_as_of - 28
-                   AND c.features = app.confidence_feature_names()) THEN
-    PERFORM app.fit_calibration(v_as_of);
-    v_timings := v_timings || jsonb_build_object('calibration', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-  END IF;
-
-  v_remine := NOT EXISTS (SELECT FROM data.product_associations a WHERE a.as_of <= v_as_of AND a.as_of > v_as_of - 7)
-     OR (p_store_ids IS NULL
-         AND NOT EXISTS (SELECT FROM data.product_associations a
-                         WHERE a.as_of = v_as_of AND a.mined_through_order IS NOT DISTINCT FROM app.newest_invoice_order()));
-
-  -- The recent lines, staged once for baskets, rules and upselling: every store's, or for an
-  -- upload of a few stores those stores' and the last 30 days of the others (what their
-  -- baskets read: app.stage_recent_lines), unless the rules are re-mined (every store's last
-  -- order days) or upselling compares similar stores (every store's lines). The results are
-  -- those of a staging of every store (tests/test_analytics_cli.py). On the real export's half,
-  -- an append touching 172 stores: refresh 994 -> 669 ms (recent lines 344 -> 167, predictions
-  -- 340 -> 208: fewer staged lines to sort; min of 3, A/B in one session).
-  t := clock_timestamp();
-  PERFORM app.stage_recent_lines(v_as_of, 12, true,
-                                 CASE WHEN v_remine OR app.upselling_compares_peers()
-                                      THEN NULL ELSE v_scope END);
-  v_timings := v_timings || jsonb_build_object('recent_lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-
-  t := clock_timestamp();
-  PERFORM app.recompute_segments(v_as_of);
-  v_timings := v_timings || jsonb_build_object('segments', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-
-  t := clock_timestamp();
-  PERFORM app.recompute_predictions(v_as_of, v_scope);
-  v_timings := v_timings || jsonb_build_object('predictions', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-
-  t := clock_timestamp();
-  IF v_remine THEN
-    PERFORM app.recompute_associations(v_as_of);
-    v_timings := v_timings || jsonb_build_object('rules', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  IF NOT v_unchanged THEN
+    -- Statistics first. Called at the end of a bulk load, in its transaction, the planner knows
+    -- nothing of the rows just written (autovacuum analyzes them only after the commit), and
+    -- misplans: fetching the recent lines of 211 stores took 17 s instead of 0.25 s. When the
+    -- orders outgrew the planner's estimate by a fifth (counting them is cheap: one row per
+    -- invoice), the tables the analytics read are analyzed here (~0.5 s for 1M lines). Of the
+    -- invoice lines only the columns the analytics filter and join on: item names and the
+    -- amounts' other columns cost most of the sampling (demo set: 39 ms for every column, 13 ms
+    -- for these) and no statement here plans on them; autovacuum analyzes every column after
+    -- the commit.
     t := clock_timestamp();
+    SELECT c.reltuples INTO v_estimate FROM pg_class c WHERE c.oid = 'data.orders'::regclass;
+    SELECT count(*) INTO v_orders FROM data.orders;
+    IF v_estimate < 0 OR v_orders > 1.2 * v_estimate + 1000 THEN
+      ANALYZE data.orders;
+      ANALYZE data.invoice_items (order_id, product_id, is_product, is_return, quantity);
+      ANALYZE data.products;
+      ANALYZE data.stores;
+      v_timings := v_timings || jsonb_build_object('analyze', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+    END IF;
+
+    t := clock_timestamp();
+    IF NOT EXISTS (SELECT FROM data.prediction_calibrations c
+                   WHERE c.fitted_as_of <= v_as_of AND c.fitted_as_of > v_as_of - 28
+                     AND c.features = app.confidence_feature_names()) THEN
+      PERFORM app.fit_calibration(v_as_of);
+      v_timings := v_timings || jsonb_build_object('calibration', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+    END IF;
+
+    v_remine := NOT EXISTS (SELECT FROM data.product_associations a WHERE a.as_of <= v_as_of AND a.as_of > v_as_of - 7)
+       OR (p_store_ids IS NULL
+           AND NOT EXISTS (SELECT FROM data.product_associations a
+                           WHERE a.as_of = v_as_of AND a.mined_through_order IS NOT DISTINCT FROM app.newest_invoice_order()));
+
+    -- The recent lines, staged once for baskets, rules and upselling: every store's, or for an
+    -- upload of a few stores those stores' and the last 30 days of the others (what their
+    -- baskets read: app.stage_recent_lines), unless the rules are re-mined (every store's last
+    -- order days) or upselling compares similar stores (every store's lines). The results are
+    -- those of a staging of every store (tests/test_analytics_cli.py). On the real export's half,
+    -- an append touching 172 stores: refresh 994 -> 669 ms (recent lines 344 -> 167, predictions
+    -- 340 -> 208: fewer staged lines to sort; min of 3, A/B in one session).
+    t := clock_timestamp();
+    PERFORM app.stage_recent_lines(v_as_of, 12, true,
+                                   CASE WHEN v_remine OR app.upselling_compares_peers()
+                                        THEN NULL ELSE v_scope END);
+    v_timings := v_timings || jsonb_build_object('recent_lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+
+    t := clock_timestamp();
+    PERFORM app.recompute_segments(v_as_of);
+    v_timings := v_timings || jsonb_build_object('segments', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+
+    t := clock_timestamp();
+    PERFORM app.recompute_predictions(v_as_of, v_scope);
+    v_timings := v_timings || jsonb_build_object('predictions', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+
+    t := clock_timestamp();
+    IF v_remine THEN
+      PERFORM app.recompute_associations(v_as_of);
+      v_timings := v_timings || jsonb_build_object('rules', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+      t := clock_timestamp();
+    END IF;
+    PERFORM app.recompute_upselling(v_as_of, v_scope);
+    v_timings := v_timings || jsonb_build_object('upselling', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  ELSE
+    v_timings := v_timings || jsonb_build_object('unchanged_before', p_changed_from);
   END IF;
-  PERFORM app.recompute_upselling(v_as_of, v_scope);
-  v_timings := v_timings || jsonb_build_object('upselling', round(extract(epoch FROM clock_timestamp() - t) * 1000));
 
   t := clock_timestamp();
   PERFORM app.refresh_dashboard();
