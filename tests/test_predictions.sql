@@ -1,6 +1,6 @@
 -- Next-order predictions on small hand-computed histories (functions/predictions.sql).
 BEGIN;
-SELECT plan(61);
+SELECT plan(64);
 
 -- Fixtures, as the owner ---------------------------------------------------------------------
 INSERT INTO data.stores (id, name, source) VALUES
@@ -279,6 +279,19 @@ SELECT results_eq($$SELECT * FROM pg_temp.recent_store_products ORDER BY store_k
 -- Recency weights from a set of order days: equal sets weigh exactly the same, so two
 -- products a store always bought together tie on the score and are ranked by product key.
 SELECT is(app.decayed_days(5), 1 + power(0.9::float8, 2), 'order days 1 and 3 back weigh 1 + 0.9^2');
+-- The weekday in integer arithmetic is extract(isodow) on every day of 1990-2059 (before and
+-- after its Monday of reference, 2000-01-03).
+SELECT is((SELECT count(*) FROM generate_series(date '1990-01-01', date '2059-12-31', interval '1 day') g(t)
+           WHERE app.isodow(g.t::date) IS DISTINCT FROM extract(isodow FROM g.t)::integer), 0::bigint,
+          'app.isodow is the ISO weekday of every date');
+-- The candidates read the weights and day counts from arrays made once a plan: every set of up
+-- to 12 order days has exactly app.decayed_days' weight and its number of days.
+SELECT is((SELECT count(*) FROM generate_series(0, 4095) d
+           WHERE (app.decayed_day_weights())[d + 1] IS DISTINCT FROM app.decayed_days(d)), 0::bigint,
+          'the weights array holds app.decayed_days of every set of up to 12 order days');
+SELECT is((SELECT count(*) FROM generate_series(0, 4095) d
+           WHERE (app.day_counts())[d + 1] IS DISTINCT FROM bit_count(d::bit(32))::integer), 0::bigint,
+          'the day counts array holds the number of days of every set');
 INSERT INTO data.stores (id, name, source) VALUES ('TP-TIE', 'Tied Basket Stores', 'import');
 INSERT INTO data.orders (store_id, source, invoice_number, status, order_date, total_amount)
 SELECT 'TP-TIE', 'invoice', 'TP-T-' || d, 'invoiced', d, 500
