@@ -14,8 +14,11 @@ database and, through the real pipeline (bench/common.py: gateway/loader.py + on
    checkpointed, as autovacuum leaves it some minutes after a load (untimed, bench/common.settle): a day's append meets a settled
    history, and without it the append raced autovacuum's first pass over the million lines
    just written (which starts up to a minute after the commit, on the same 2 cores);
-3. runs `mangalm predict` (api.predict, every store), twice: the first re-mines the association
-   rules (invoices came since the upload mined them), the second reuses them;
+3. runs `mangalm predict` (cli.analytics.run_predict, every store: the predictions and the
+   upselling in two sessions), twice: the first re-mines the association rules (invoices came
+   since the upload mined them), the second reuses them; then, in the same state with the rules
+   dropped before each, POST /rpc/predict's api.predict (one session) and `mangalm predict`
+   once more: one session against two;
 4. times the SQL behind the dashboard's overview and the busiest store's page, as a manager
    through the api views (median of 5 requests each; PostgREST adds ~1-2 ms a request);
 and prints the growth ratio from step to step. At the largest step it also measures the upsell
@@ -114,15 +117,27 @@ def refresh_of(job: dict) -> dict:
     return {"seconds": round((t.get("refresh") or 0) / 1000, 2), "steps_ms": t.get("refresh_steps") or {}}
 
 
-def timed_predict(settings, url: str) -> dict:
+def timed_predict(settings, url: str, one_session: bool = False, remine: bool = False) -> dict:
+    """`mangalm predict` as the CLI runs it (cli.analytics.run_predict: the predictions and the
+    upselling in two sessions, on both cores), or with one_session POST /rpc/predict's
+    api.predict (one transaction, one core); with remine the rules are dropped first (untimed),
+    so that they are mined anew as in the first predict after an append."""
     import psycopg
 
+    from cli.analytics import run_predict
+
+    if remine:
+        with psycopg.connect(url) as conn:
+            conn.execute("DELETE FROM data.product_associations")
     cpu = cluster_cpu(settings)
-    with psycopg.connect(url) as conn:
-        started = time.perf_counter()
-        summary = conn.execute("SELECT api.predict()").fetchone()[0]
-        conn.commit()
-        wall = time.perf_counter() - started
+    started = time.perf_counter()
+    if one_session:
+        with psycopg.connect(url) as conn:
+            summary = conn.execute("SELECT api.predict()").fetchone()[0]
+            conn.commit()
+    else:
+        summary = run_predict(settings, None, url)
+    wall = time.perf_counter() - started
     return {"seconds": round(wall, 2), "cpu_seconds": round(cluster_cpu(settings) - cpu, 2),
             "steps_ms": summary.get("timings_ms"), "predictions": summary.get("predictions")}
 
@@ -261,15 +276,21 @@ def main() -> int:
                   f"{append_refresh['steps_ms']}", flush=True)
             predict = timed_predict(settings, url)
             again = timed_predict(settings, url)
+            # the same state twice, rules mined anew each time: one session against two
+            api = timed_predict(settings, url, one_session=True, remine=True)
+            both = timed_predict(settings, url, remine=True)
             print(f"  mangalm predict: {predict['seconds']} s ({predict['cpu_seconds']} CPU s) {predict['steps_ms']}; "
-                  f"again (rules reused) {again['seconds']} s", flush=True)
+                  f"again (rules reused) {again['seconds']} s; then, rules mined anew: in one session (POST "
+                  f"/rpc/predict) {api['seconds']} s ({api['cpu_seconds']} CPU s), in two (mangalm predict) "
+                  f"{both['seconds']} s ({both['cpu_seconds']} CPU s)", flush=True)
             pages = page_requests(url)
             print(f"  requests (ms, median of 5; store {pages['store']}): {pages['ms']}", flush=True)
             result["steps"].append({
                 "share": step, "lines": base_lines + append_lines, "base_lines": base_lines, "append_lines": append_lines,
                 "job_seconds": round(job["seconds"], 2), "job_cpu_seconds": round(job_cpu, 2),
                 "refresh": base_refresh, "append_job_seconds": round(added["seconds"], 2), "append_refresh": append_refresh,
-                "predict": predict, "predict_again": again, "pages": pages})
+                "predict": predict, "predict_again": again, "predict_one_session": api, "predict_two_sessions": both,
+                "pages": pages})
         biggest = result["steps"][-1]
         quality = upsell_quality(settings.url_for("mangalm", settings.superuser_password, db_name(biggest["share"])))
         if quality:

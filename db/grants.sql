@@ -117,7 +117,8 @@ GRANT EXECUTE ON FUNCTION app.begin_upload(text, jsonb, integer, jsonb, boolean,
   app.finish_upload(bigint, integer, bigint, integer, text, jsonb), app.abandon_upload(bigint, text),
   app.process_bulk_upload_complete(bigint), app.claim_job(text, bigint), app.fail_job(bigint, text),
   app.release_job(bigint), app.expire_abandoned_uploads(), app.ingest_fields(),
-  api.predict(date), api.backtest(date, integer), app.end_overlong_analyst_statements(),
+  api.predict(date), app.predict(date, boolean), app.predict_upselling(date), app.analytics_as_of(),
+  api.backtest(date, integer), app.end_overlong_analyst_statements(),
   app.integer_setting(text, integer) TO mangalm_app;
 GRANT INSERT ON ALL TABLES IN SCHEMA staging TO mangalm_app;
 ALTER DEFAULT PRIVILEGES FOR ROLE mangalm_owner IN SCHEMA staging GRANT INSERT ON TABLES TO mangalm_app;

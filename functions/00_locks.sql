@@ -8,11 +8,14 @@
 --   login         one e-mail's login attempts, one after the other (transaction)
 --   credit_limit  submits of one store, one after the other (transaction)
 --   refresh       the analytics refresh, one at a time (transaction)
+--   upselling     association rules and upselling, one writer at a time (transaction): a refresh
+--                 takes it after refresh; `mangalm predict` runs them beside the predictions
 CREATE FUNCTION app.lock_class(p_name text) RETURNS integer
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
   v_class integer := CASE p_name WHEN 'upload_job' THEN 745100 WHEN 'ingest' THEN 745101 WHEN 'login' THEN 745102
-                                 WHEN 'credit_limit' THEN 745103 WHEN 'refresh' THEN 745104 END;
+                                 WHEN 'credit_limit' THEN 745103 WHEN 'refresh' THEN 745104
+                                 WHEN 'upselling' THEN 745105 END;
 BEGIN
   IF v_class IS NULL THEN  -- (a NULL class would lock nothing, silently)
     RAISE EXCEPTION 'no advisory lock class is named %', p_name;

@@ -18,11 +18,10 @@ $$;
 -- mangalm_events (store_ids null for all stores or more than 200). Returns nothing; the
 -- milliseconds of each step are left in the transaction setting mangalm.refresh_timings.
 -- The confidence model is refitted when no fit is less than 28 days older than p_as_of. The
--- association rules are global and cost the most to mine, so an upload re-mines them only when
--- none are from the last 7 days (a store's suggestions then come from rules up to a week old),
--- and a refresh of every store (predict) when they were mined as of another date or before the
--- newest invoices came (app.newest_invoice_order): `mangalm predict` right after an upload
--- reuses the rules the upload mined from the same data. Baskets and upselling read only the
+-- association rules are global and cost the most to mine: they are mined anew as
+-- app.rules_stale says. With p_upselling false the rules and upselling are left to the caller,
+-- which runs them in a second session (`mangalm predict`: app.predict_upselling, on the other
+-- core). Baskets and upselling read only the
 -- given stores' lines (and the popularity of products over the last 30 days), so an upload's
 -- refresh costs what its stores cost, plus the all-store steps that are linear in the orders
 -- (segments, the dashboard, every store's recent order days).
@@ -40,7 +39,7 @@ $$;
 -- work_mem is raised for the aggregates over recent lines; JIT is off because compiling
 -- costs more (~50 ms a query) than these sub-second queries gain.
 CREATE FUNCTION app.refresh_derived(p_store_ids text[], p_source text DEFAULT 'upload', p_as_of date DEFAULT NULL,
-                                    p_changed_from date DEFAULT NULL)
+                                    p_changed_from date DEFAULT NULL, p_upselling boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS $$
 DECLARE
@@ -95,10 +94,7 @@ BEGIN
       v_timings := v_timings || jsonb_build_object('calibration', round(extract(epoch FROM clock_timestamp() - t) * 1000));
     END IF;
 
-    v_remine := NOT EXISTS (SELECT FROM data.product_associations a WHERE a.as_of <= v_as_of AND a.as_of > v_as_of - 7)
-       OR (p_store_ids IS NULL
-           AND NOT EXISTS (SELECT FROM data.product_associations a
-                           WHERE a.as_of = v_as_of AND a.mined_through_order IS NOT DISTINCT FROM app.newest_invoice_order()));
+    v_remine := p_upselling AND app.rules_stale(v_as_of, p_store_ids IS NULL);
 
     -- The recent lines, staged once for baskets, rules and upselling: every store's, or for an
     -- upload of a few stores those stores' and the last 30 days of the others (what their
@@ -109,7 +105,7 @@ BEGIN
     -- 340 -> 208: fewer staged lines to sort; min of 3, A/B in one session).
     t := clock_timestamp();
     PERFORM app.stage_recent_lines(v_as_of, 12, true,
-                                   CASE WHEN v_remine OR app.upselling_compares_peers()
+                                   CASE WHEN v_remine OR (p_upselling AND app.upselling_compares_peers())
                                         THEN NULL ELSE v_scope END);
     v_timings := v_timings || jsonb_build_object('recent_lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
 
@@ -121,14 +117,9 @@ BEGIN
     PERFORM app.recompute_predictions(v_as_of, v_scope);
     v_timings := v_timings || jsonb_build_object('predictions', round(extract(epoch FROM clock_timestamp() - t) * 1000));
 
-    t := clock_timestamp();
-    IF v_remine THEN
-      PERFORM app.recompute_associations(v_as_of);
-      v_timings := v_timings || jsonb_build_object('rules', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-      t := clock_timestamp();
+    IF p_upselling THEN
+      v_timings := v_timings || app.refresh_upselling(v_as_of, v_scope, v_remine);
     END IF;
-    PERFORM app.recompute_upselling(v_as_of, v_scope);
-    v_timings := v_timings || jsonb_build_object('upselling', round(extract(epoch FROM clock_timestamp() - t) * 1000));
   ELSE
     v_timings := v_timings || jsonb_build_object('unchanged_before', p_changed_from);
   END IF;
@@ -146,27 +137,26 @@ BEGIN
 END
 $$;
 
--- POST /api/rpc/predict {"as_of": "2025-06-30"} (managers and admins; as_of optional: the
--- newest invoice date, never after today): refits the confidence model and recomputes every
--- store's prediction, segment and upselling as of that date, using only invoices dated on or
--- before it. Returns a summary. Security definer: callers need no write access to the
--- derived tables, and only managers and admins may call it (db/grants.sql).
-CREATE FUNCTION api.predict(as_of date DEFAULT NULL) RETURNS jsonb
+-- Every store's prediction, segment and upselling as of p_as_of, using only invoices dated on or
+-- before it, the confidence model refitted; returns a summary. With p_upselling false the rules
+-- and upselling are left to app.predict_upselling in a second session (`mangalm predict` runs
+-- the two side by side: cli/analytics.py). Security definer, like api.predict: the CLI's login
+-- (mangalm_app) may run both halves (db/grants.sql), no API role may.
+CREATE FUNCTION app.predict(p_as_of date, p_upselling boolean DEFAULT true) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, data, app SET work_mem = '64MB' SET jit = off AS $$
 DECLARE
-  v_as_of date := coalesce(predict.as_of, app.analytics_as_of());
   v_fit bigint;
   v_started timestamptz := clock_timestamp();
   v_fitted_ms numeric;
   v_result jsonb;
 BEGIN
-  v_fit := app.fit_calibration(v_as_of);
+  v_fit := app.fit_calibration(p_as_of);
   -- (the fits' time joins the refresh's steps: a refit is often the largest of them)
   v_fitted_ms := round(extract(epoch FROM clock_timestamp() - v_started) * 1000);
-  PERFORM app.refresh_derived(NULL, 'predict', v_as_of);
+  PERFORM app.refresh_derived(NULL, 'predict', p_as_of, NULL, p_upselling);
   SELECT jsonb_build_object(
-    'as_of', v_as_of,
-    'invoices_used', (SELECT count(*) FROM app.sales o WHERE o.order_date <= v_as_of),
+    'as_of', p_as_of,
+    'invoices_used', (SELECT count(*) FROM app.sales o WHERE o.order_date <= p_as_of),
     'stores', (SELECT count(*) FROM data.stores),
     'predictions', count(*),
     'items', (SELECT count(*) FROM data.predicted_order_items i JOIN data.predicted_orders p ON p.id = i.predicted_order_id
@@ -183,6 +173,35 @@ BEGIN
   FROM data.predicted_orders p WHERE p.status = 'pending';
   RETURN v_result;
 END
+$$;
+
+-- The other half of `mangalm predict`, in a session of its own: every store's recent lines
+-- staged, the rules mined anew when stale, every store's upselling as of p_as_of; returns the
+-- milliseconds of each step (recent lines as upselling_recent_lines: the predictions' session
+-- stages its own). It takes only the upselling lock, so it runs beside app.predict(p_as_of,
+-- false), which holds the refresh lock; an upload's refresh takes both, after them.
+CREATE FUNCTION app.predict_upselling(p_as_of date) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, data, app SET work_mem = '64MB' SET jit = off AS $$
+DECLARE
+  t timestamptz := clock_timestamp();
+  v_timings jsonb;
+BEGIN
+  PERFORM pg_advisory_xact_lock(app.lock_class('upselling'), 0);
+  PERFORM app.stage_recent_lines(p_as_of, 12, true);
+  v_timings := jsonb_build_object('upselling_recent_lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_timings := v_timings || app.refresh_upselling(p_as_of, NULL, app.rules_stale(p_as_of, true));
+  PERFORM set_config('mangalm.recent_lines', '', true);
+  RETURN v_timings;
+END
+$$;
+
+-- POST /api/rpc/predict {"as_of": "2025-06-30"} (managers and admins; as_of optional: the
+-- newest invoice date, never after today): app.predict in one transaction, on one core.
+-- Security definer: callers need no write access to the derived tables, and only managers and
+-- admins may call it (db/grants.sql).
+CREATE FUNCTION api.predict(as_of date DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, data, app AS $$
+  SELECT app.predict(coalesce(predict.as_of, app.analytics_as_of()), true)
 $$;
 COMMENT ON FUNCTION api.predict(date) IS
   'Recompute every store''s next-order prediction (and segments, upselling) as of a date; managers and admins';

@@ -33,6 +33,39 @@ LANGUAGE sql STABLE AS $$
   SELECT max(o.id) FROM data.orders o WHERE o.source = 'invoice'
 $$;
 
+-- Whether the association rules must be mined anew as of p_as_of: none are from the last 7
+-- days, or (a refresh of every store) they were mined as of another date or before the newest
+-- invoices came. (An upload's suggestions may come from rules up to a week old; `mangalm
+-- predict` right after an upload reuses the rules the upload mined from the same data.)
+CREATE FUNCTION app.rules_stale(p_as_of date, p_every_store boolean) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT NOT EXISTS (SELECT FROM data.product_associations a WHERE a.as_of <= p_as_of AND a.as_of > p_as_of - 7)
+      OR (p_every_store
+          AND NOT EXISTS (SELECT FROM data.product_associations a
+                          WHERE a.as_of = p_as_of AND a.mined_through_order IS NOT DISTINCT FROM app.newest_invoice_order()))
+$$;
+
+-- The association rules (mined anew when p_remine) and the upselling suggestions of p_scope (every
+-- store when NULL) as of p_as_of, from the recent lines the caller staged; returns the
+-- milliseconds of each step. Upselling reads neither predictions nor segments, so it may run
+-- in a session of its own beside them (app.predict_upselling).
+CREATE FUNCTION app.refresh_upselling(p_as_of date, p_scope text[], p_remine boolean) RETURNS jsonb
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS $$
+DECLARE
+  v_timings jsonb := '{}';
+  t timestamptz := clock_timestamp();
+BEGIN
+  PERFORM pg_advisory_xact_lock(app.lock_class('upselling'), 0);
+  IF p_remine THEN
+    PERFORM app.recompute_associations(p_as_of);
+    v_timings := v_timings || jsonb_build_object('rules', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+    t := clock_timestamp();
+  END IF;
+  PERFORM app.recompute_upselling(p_as_of, p_scope);
+  RETURN v_timings || jsonb_build_object('upselling', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+END
+$$;
+
 -- Re-mines data.product_associations as of p_as_of from each store's last p_orders_per_store
 -- order days, leaving out order days with more than p_max_products products; returns the
 -- number of rules kept.

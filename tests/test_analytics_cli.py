@@ -215,3 +215,37 @@ def test_predict_csv_neutralises_formulas_from_uploads(run, history, conn, tmp_p
         assert names == {"'" + formula}
     finally:
         conn.execute("UPDATE data.stores SET name = %s WHERE id = %s", (name, store))
+
+
+def derived(conn) -> dict:
+    """What a predict writes, without ids and timestamps."""
+    return {
+        "predictions": conn.execute("""SELECT store_id, as_of, predicted_date, confidence, priority, total_amount
+                                       FROM data.predicted_orders WHERE status = 'pending' ORDER BY store_id""").fetchall(),
+        "items": conn.execute("""SELECT p.store_id, i.product_id, i.item_rank, i.item_probability, i.in_basket, i.quantity
+                                 FROM data.predicted_order_items i JOIN data.predicted_orders p ON p.id = i.predicted_order_id
+                                 WHERE p.status = 'pending' ORDER BY 1, 3""").fetchall(),
+        "suggestions": conn.execute("""SELECT store_id, product_id, score, confidence, lift, expected_gain, reason, as_of
+                                       FROM data.upselling_recommendations ORDER BY 1, 2""").fetchall(),
+        "rules": conn.execute("""SELECT antecedent_id, consequent_id, orders_both, support, confidence, lift, as_of
+                                 FROM data.product_associations ORDER BY 1, 2""").fetchall(),
+        "segments": conn.execute("""SELECT store_id, segment_name, churn_risk, as_of
+                                    FROM data.customer_segments ORDER BY 1""").fetchall(),
+    }
+
+
+def test_predict_on_two_sessions_equals_one(run, history, conn):
+    """`mangalm predict` runs the rules and upselling in a second session beside the predictions;
+    what it writes equals api.predict's single transaction, as of the same date, every row."""
+    as_of = history - timedelta(days=45)
+    conn.execute("SELECT api.predict(%s)", (as_of,))
+    conn.commit()
+    one = derived(conn)
+    assert one["predictions"] and one["items"] and one["suggestions"] and one["rules"]
+    conn.execute("DELETE FROM data.product_associations")  # the rules must be mined anew by the second session
+    conn.commit()
+    result = run("predict", "--as-of", as_of.isoformat(), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert {"calibration", "predictions", "segments", "rules", "upselling", "upselling_recent_lines"} <= summary["timings_ms"].keys()
+    assert derived(conn) == one

@@ -39,7 +39,7 @@ SELECT ok(has_function_privilege('mangalm_app', 'app.process_bulk_upload_complet
           AND has_function_privilege('mangalm_app', 'app.begin_upload(text, jsonb, integer, jsonb, boolean, text, uuid)', 'EXECUTE')
           AND has_function_privilege('mangalm_app', 'app.claim_job(text, bigint)', 'EXECUTE'),
           'the application runs the pipeline''s entry points');
-SELECT ok(NOT has_function_privilege('mangalm_app', 'app.refresh_derived(text[], text, date, date)', 'EXECUTE')
+SELECT ok(NOT has_function_privilege('mangalm_app', 'app.refresh_derived(text[], text, date, date, boolean)', 'EXECUTE')
           AND NOT has_function_privilege('mangalm_app', 'app.ingest_parse(data.upload_jobs)', 'EXECUTE'),
           'the application cannot call the pipeline''s inner steps');
 SELECT ok(NOT has_column_privilege('mangalm_app', 'data.users', 'password_hash', 'SELECT'),
