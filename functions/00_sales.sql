@@ -10,3 +10,14 @@ CREATE VIEW app.sales WITH (security_invoker = true) AS
   FROM data.orders o
   WHERE o.source = 'invoice' AND o.status <> 'void';
 COMMENT ON VIEW app.sales IS 'Invoices that are not void: the sales every figure counts';
+
+-- What counts as a basket line, named once: a product bought — a line of a catalogue product
+-- (not a charge, a fee or a discount: is_product), not a return, with a positive quantity.
+-- Baskets, their fit, upselling's and the rules' transactions and the backtest read invoice
+-- lines through this view (joined to app.sales for the sale itself); inlined by the planner
+-- like app.sales, with the same security_invoker and the same few columns.
+CREATE VIEW app.basket_lines WITH (security_invoker = true) AS
+  SELECT i.order_id, i.line_no, i.product_id, i.quantity, i.line_total
+  FROM data.invoice_items i
+  WHERE i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0;
+COMMENT ON VIEW app.basket_lines IS 'Invoice lines of products bought (no returns, no charges): what baskets count';

@@ -180,8 +180,7 @@ BEGIN
       SELECT DISTINCT n.store_id, i.product_id
       FROM next_day n
       JOIN app.sales o ON o.store_id = n.store_id AND o.order_date = n.day AND o.total_amount > 0
-      JOIN data.invoice_items i ON i.order_id = o.id
-      WHERE i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
+      JOIN app.basket_lines i ON i.order_id = o.id
     )
     SELECT app.item_features(b.u, b.k, b.g, b.n, b.score_rank), (x.product_id IS NOT NULL)::integer, 1.0
     FROM pg_temp.basket_candidates b
@@ -436,8 +435,7 @@ BEGIN
   SELECT d.store_id, i.product_id, sum(i.line_total) AS amount
   FROM pg_temp.bt_dates d
   JOIN app.sales o ON o.store_id = d.store_id AND o.order_date = d.next_day AND o.total_amount > 0
-  JOIN data.invoice_items i ON i.order_id = o.id
-  WHERE i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
+  JOIN app.basket_lines i ON i.order_id = o.id
   GROUP BY d.store_id, i.product_id;
 
   -- The model's ranked candidates (the first 10 for @10, the in_basket ones for the order).
@@ -455,10 +453,9 @@ BEGIN
   WITH days AS (
     SELECT o.store_id, o.order_date, i.product_id, sum(i.quantity) AS qty,
            max(i.line_total / i.quantity) FILTER (WHERE i.line_total > 0) AS price
-    FROM app.sales o JOIN data.invoice_items i ON i.order_id = o.id
+    FROM app.sales o JOIN app.basket_lines i ON i.order_id = o.id
     WHERE o.total_amount > 0 AND o.order_date <= p_cutoff
       AND o.store_id IN (SELECT store_id FROM pg_temp.bt_dates)
-      AND i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
     GROUP BY 1, 2, 3
   ), aged AS (
     SELECT d.*, dense_rank() OVER (PARTITION BY d.store_id ORDER BY d.order_date DESC) - 1 AS age FROM days d

@@ -304,17 +304,16 @@ LANGUAGE sql IMMUTABLE AS $$
                            FROM (SELECT DISTINCT unnest(p_stores) AS s) x)) END
 $$;
 
--- The lines of one order that count for baskets (products bought, not returns), read through
--- the (order_id, line_no) index. Inlined where it is called in FROM (a plain SQL function), so
+-- The lines of one order that count for baskets (app.basket_lines), read through the
+-- (order_id, line_no) index. Inlined where it is called in FROM (a plain SQL function), so
 -- a lateral call per order plans as the subquery it is; the OFFSET 0 keeps that subquery a
 -- look-up per order instead of a join the planner could turn into a scan of every line.
 CREATE FUNCTION app.basket_lines_of(p_order_id bigint)
 RETURNS TABLE (product_id uuid, quantity float8, amount float8)
 LANGUAGE sql STABLE AS $$
   SELECT i.product_id, i.quantity::float8, i.line_total::float8
-  FROM data.invoice_items i
+  FROM app.basket_lines i
   WHERE i.order_id = p_order_id
-    AND i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0
   OFFSET 0
 $$;
 
@@ -374,9 +373,8 @@ BEGIN
       $q$CREATE TEMP TABLE recent_lines ON COMMIT DROP AS
          SELECT r.store_key, r.store_id, r.order_date, r.back, r.orders_seen, i.product_id,
                 i.quantity::float8 AS quantity, i.line_total::float8 AS amount
-         FROM data.invoice_items i JOIN pg_temp.recent_order_days r ON r.id = i.order_id
-         WHERE i.order_id = ANY (%L::bigint[])
-           AND i.product_id IS NOT NULL AND i.is_product AND NOT i.is_return AND i.quantity > 0$q$,
+         FROM app.basket_lines i JOIN pg_temp.recent_order_days r ON r.id = i.order_id
+         WHERE i.order_id = ANY (%L::bigint[])$q$,
       (SELECT coalesce(array_agg(r.id), '{}') FROM pg_temp.recent_order_days r));
     -- amount too: forecast_baskets reads the paid lines (amount > 0) of the stores in scope;
     -- guessed at a third of the lines, the planner sorted every staged line for a merge join
@@ -668,9 +666,9 @@ BEGIN
     GROUP BY l.product_id
     UNION ALL
     SELECT i.product_id, percentile_disc(0.5) WITHIN GROUP (ORDER BY i.quantity::float8) AS qty
-    FROM data.invoice_items i JOIN pg_temp.recent_order_days r ON r.id = i.order_id
+    FROM app.basket_lines i JOIN pg_temp.recent_order_days r ON r.id = i.order_id
     WHERE p_store_ids IS NOT NULL AND i.product_id IN (SELECT k.product_id FROM kept k WHERE k.k = 0)
-      AND i.is_product AND NOT i.is_return AND i.quantity > 0 AND i.line_total > 0
+      AND i.line_total > 0
     GROUP BY i.product_id
   )
   SELECT s.store_id, s.product_id, s.k::integer, s.n::integer, round((s.k / s.n)::numeric, 3), s.rnk,
