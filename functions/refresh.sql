@@ -11,20 +11,93 @@ BEGIN
 END
 $$;
 
+-- The analytics steps of a refresh, as of p_as_of for p_scope (every store when NULL; p_every_store:
+-- a refresh of every store, as `predict`, not an upload that touched them all): statistics when
+-- the orders outgrew them, the confidence fit when none is recent, the recent lines, segments,
+-- predictions, then (p_upselling) the rules and upselling. Returns the milliseconds of each.
+-- Called by app.refresh_derived, which holds the refresh lock.
+CREATE FUNCTION app.refresh_analytics(p_as_of date, p_scope text[], p_every_store boolean, p_upselling boolean)
+RETURNS jsonb
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS $$
+DECLARE
+  v_timings jsonb := '{}';
+  v_estimate real;
+  v_orders bigint;
+  v_remine boolean;
+  t timestamptz;
+BEGIN
+  -- Statistics first. Called at the end of a bulk load, in its transaction, the planner knows
+  -- nothing of the rows just written (autovacuum analyzes them only after the commit), and
+  -- misplans: fetching the recent lines of 211 stores took 17 s instead of 0.25 s. When the
+  -- orders outgrew the planner's estimate by a fifth (counting them is cheap: one row per
+  -- invoice), the tables the analytics read are analyzed here (~0.5 s for 1M lines). Of the
+  -- invoice lines only the columns the analytics filter and join on: item names and the
+  -- amounts' other columns cost most of the sampling (demo set: 39 ms for every column, 13 ms
+  -- for these) and no statement here plans on them; autovacuum analyzes every column after
+  -- the commit.
+  t := clock_timestamp();
+  SELECT c.reltuples INTO v_estimate FROM pg_class c WHERE c.oid = 'data.orders'::regclass;
+  SELECT count(*) INTO v_orders FROM data.orders;
+  IF v_estimate < 0 OR v_orders > 1.2 * v_estimate + 1000 THEN
+    ANALYZE data.orders;
+    ANALYZE data.invoice_items (order_id, product_id, is_product, is_return, quantity);
+    ANALYZE data.products;
+    ANALYZE data.stores;
+    v_timings := v_timings || jsonb_build_object('analyze', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  END IF;
+
+  t := clock_timestamp();
+  IF NOT EXISTS (SELECT FROM data.prediction_calibrations c
+                 WHERE c.fitted_as_of <= p_as_of AND c.fitted_as_of > p_as_of - 28
+                   AND c.features = app.confidence_feature_names()) THEN
+    PERFORM app.fit_calibration(p_as_of);
+    v_timings := v_timings || jsonb_build_object('calibration', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  END IF;
+
+  v_remine := p_upselling AND app.rules_stale(p_as_of, p_every_store);
+
+  -- The recent lines, staged once for baskets, rules and upselling: every store's, or for an
+  -- upload of a few stores those stores' and the last 30 days of the others (what their
+  -- baskets read: app.stage_recent_lines), unless the rules are re-mined (every store's last
+  -- order days) or upselling compares similar stores (every store's lines). The results are
+  -- those of a staging of every store (tests/test_analytics_cli.py). On the real export's half,
+  -- an append touching 172 stores: refresh 994 -> 669 ms (recent lines 344 -> 167, predictions
+  -- 340 -> 208: fewer staged lines to sort; min of 3, A/B in one session).
+  t := clock_timestamp();
+  PERFORM app.stage_recent_lines(p_as_of, 12, true,
+                                 CASE WHEN v_remine OR (p_upselling AND app.upselling_compares_peers())
+                                      THEN NULL ELSE p_scope END);
+  v_timings := v_timings || jsonb_build_object('recent_lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+
+  t := clock_timestamp();
+  PERFORM app.recompute_segments(p_as_of);
+  v_timings := v_timings || jsonb_build_object('segments', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+
+  t := clock_timestamp();
+  PERFORM app.recompute_predictions(p_as_of, p_scope);
+  v_timings := v_timings || jsonb_build_object('predictions', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+
+  IF p_upselling THEN
+    v_timings := v_timings || app.refresh_upselling(p_as_of, p_scope, v_remine);
+  END IF;
+  RETURN v_timings;
+END
+$$;
+
 -- Recomputes segments (all stores: quintiles are relative), predictions and upselling (the
 -- given stores; all when p_store_ids is NULL, none when it is empty) as of p_as_of (default
 -- app.analytics_as_of(): the newest invoice date, never after today), refreshes the dashboard
 -- and announces {"type": "data_changed", "source": p_source, "store_ids": [...]} on
 -- mangalm_events (store_ids null for all stores or more than 200). Returns nothing; the
 -- milliseconds of each step are left in the transaction setting mangalm.refresh_timings.
--- The confidence model is refitted when no fit is less than 28 days older than p_as_of. The
--- association rules are global and cost the most to mine: they are mined anew as
--- app.rules_stale says. With p_upselling false the rules and upselling are left to the caller,
--- which runs them in a second session (`mangalm predict`: app.predict_upselling, on the other
--- core). Baskets and upselling read only the
--- given stores' lines (and the popularity of products over the last 30 days), so an upload's
--- refresh costs what its stores cost, plus the all-store steps that are linear in the orders
--- (segments, the dashboard, every store's recent order days).
+-- The steps are app.refresh_analytics: the confidence model is refitted when no fit is less
+-- than 28 days older than p_as_of; the association rules, global and the dearest to mine, are
+-- mined anew as app.rules_stale says. With p_upselling false the rules and upselling are left
+-- to the caller, which runs them in a second session (`mangalm predict`: app.predict_upselling,
+-- on the other core). Baskets and upselling read only the given stores' lines (and the
+-- popularity of products over the last 30 days), so an upload's refresh costs what its stores
+-- cost, plus the all-store steps that are linear in the orders (segments, the dashboard, every
+-- store's recent order days).
 -- Invoices dated after the as-of date are invisible to every analytic computed as of it (each
 -- reads sales on or before it). So when the caller says what it changed is all dated after
 -- v_as_of (p_changed_from: an upload's earliest invoice date, the versions it replaced
@@ -44,11 +117,8 @@ RETURNS void
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS $$
 DECLARE
   v_as_of date;
-  v_timings jsonb := '{}';
-  v_estimate real;
-  v_orders bigint;
+  v_timings jsonb;
   v_scope text[] := p_store_ids;
-  v_remine boolean;
   v_unchanged boolean;
   t timestamptz;
 BEGIN
@@ -65,63 +135,10 @@ BEGIN
   v_unchanged := coalesce(p_changed_from > v_as_of AND v_as_of = (SELECT max(s.as_of) FROM data.customer_segments s),
                           false);
 
-  IF NOT v_unchanged THEN
-    -- Statistics first. Called at the end of a bulk load, in its transaction, the planner knows
-    -- nothing of the rows just written (autovacuum analyzes them only after the commit), and
-    -- misplans: fetching the recent lines of 211 stores took 17 s instead of 0.25 s. When the
-    -- orders outgrew the planner's estimate by a fifth (counting them is cheap: one row per
-    -- invoice), the tables the analytics read are analyzed here (~0.5 s for 1M lines). Of the
-    -- invoice lines only the columns the analytics filter and join on: item names and the
-    -- amounts' other columns cost most of the sampling (demo set: 39 ms for every column, 13 ms
-    -- for these) and no statement here plans on them; autovacuum analyzes every column after
-    -- the commit.
-    t := clock_timestamp();
-    SELECT c.reltuples INTO v_estimate FROM pg_class c WHERE c.oid = 'data.orders'::regclass;
-    SELECT count(*) INTO v_orders FROM data.orders;
-    IF v_estimate < 0 OR v_orders > 1.2 * v_estimate + 1000 THEN
-      ANALYZE data.orders;
-      ANALYZE data.invoice_items (order_id, product_id, is_product, is_return, quantity);
-      ANALYZE data.products;
-      ANALYZE data.stores;
-      v_timings := v_timings || jsonb_build_object('analyze', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-    END IF;
-
-    t := clock_timestamp();
-    IF NOT EXISTS (SELECT FROM data.prediction_calibrations c
-                   WHERE c.fitted_as_of <= v_as_of AND c.fitted_as_of > v_as_of - 28
-                     AND c.features = app.confidence_feature_names()) THEN
-      PERFORM app.fit_calibration(v_as_of);
-      v_timings := v_timings || jsonb_build_object('calibration', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-    END IF;
-
-    v_remine := p_upselling AND app.rules_stale(v_as_of, p_store_ids IS NULL);
-
-    -- The recent lines, staged once for baskets, rules and upselling: every store's, or for an
-    -- upload of a few stores those stores' and the last 30 days of the others (what their
-    -- baskets read: app.stage_recent_lines), unless the rules are re-mined (every store's last
-    -- order days) or upselling compares similar stores (every store's lines). The results are
-    -- those of a staging of every store (tests/test_analytics_cli.py). On the real export's half,
-    -- an append touching 172 stores: refresh 994 -> 669 ms (recent lines 344 -> 167, predictions
-    -- 340 -> 208: fewer staged lines to sort; min of 3, A/B in one session).
-    t := clock_timestamp();
-    PERFORM app.stage_recent_lines(v_as_of, 12, true,
-                                   CASE WHEN v_remine OR (p_upselling AND app.upselling_compares_peers())
-                                        THEN NULL ELSE v_scope END);
-    v_timings := v_timings || jsonb_build_object('recent_lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-
-    t := clock_timestamp();
-    PERFORM app.recompute_segments(v_as_of);
-    v_timings := v_timings || jsonb_build_object('segments', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-
-    t := clock_timestamp();
-    PERFORM app.recompute_predictions(v_as_of, v_scope);
-    v_timings := v_timings || jsonb_build_object('predictions', round(extract(epoch FROM clock_timestamp() - t) * 1000));
-
-    IF p_upselling THEN
-      v_timings := v_timings || app.refresh_upselling(v_as_of, v_scope, v_remine);
-    END IF;
+  IF v_unchanged THEN
+    v_timings := jsonb_build_object('unchanged_before', p_changed_from);
   ELSE
-    v_timings := v_timings || jsonb_build_object('unchanged_before', p_changed_from);
+    v_timings := app.refresh_analytics(v_as_of, v_scope, p_store_ids IS NULL, p_upselling);
   END IF;
 
   t := clock_timestamp();

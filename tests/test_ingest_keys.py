@@ -43,6 +43,17 @@ def refused(url, sql, params=()) -> psycopg.Error:
     return e.value
 
 
+def refused_like_a_key(url, sql, params, table: str, constraint: str) -> psycopg.Error:
+    """The statement is refused as a foreign key would refuse it: SQLSTATE 23503, the key's
+    constraint and table, PostgreSQL's own message."""
+    e = refused(url, sql, params)
+    assert isinstance(e, errors.ForeignKeyViolation)
+    assert e.diag.constraint_name == constraint and e.diag.table_name == table
+    assert e.diag.message_primary == (f'insert or update on table "{table}" violates foreign key constraint '
+                                      f'"{constraint}"')
+    return e
+
+
 def count(url, sql, params=()) -> int:
     with psycopg.connect(url, autocommit=True) as c:
         return c.execute(sql, params).fetchone()[0]
@@ -59,11 +70,7 @@ def test_no_foreign_key_is_left_and_the_triggers_are_there(world):
 
 
 def test_a_line_of_a_missing_order_or_product_is_refused_like_a_foreign_key(world):
-    e = refused(world, LINE, (999999999, 1, P_KNOWN))
-    assert isinstance(e, errors.ForeignKeyViolation)
-    assert e.diag.constraint_name == "invoice_items_order_id_fkey" and e.diag.table_name == "invoice_items"
-    assert str(e).startswith('insert or update on table "invoice_items" violates foreign key constraint '
-                             '"invoice_items_order_id_fkey"')
+    e = refused_like_a_key(world, LINE, (999999999, 1, P_KNOWN), "invoice_items", "invoice_items_order_id_fkey")
     assert e.diag.message_detail == 'Key (order_id)=(999999999) is not present in table "orders".'
 
     missing = str(uuid.uuid4())
@@ -127,11 +134,7 @@ ORDER_OF = ("INSERT INTO data.orders (store_id, source, invoice_number, status, 
 
 
 def test_an_order_of_a_missing_store_is_refused_like_a_foreign_key(world):
-    e = refused(world, ORDER_OF, ("KEYS-NO-SUCH-STORE", "KEYS-3"))
-    assert isinstance(e, errors.ForeignKeyViolation)
-    assert e.diag.constraint_name == "orders_store_id_fkey" and e.diag.table_name == "orders"
-    assert str(e).startswith('insert or update on table "orders" violates foreign key constraint '
-                             '"orders_store_id_fkey"')
+    e = refused_like_a_key(world, ORDER_OF, ("KEYS-NO-SUCH-STORE", "KEYS-3"), "orders", "orders_store_id_fkey")
     assert e.diag.message_detail == 'Key (store_id)=(KEYS-NO-SUCH-STORE) is not present in table "stores".'
     e = refused(world, "UPDATE data.orders SET store_id = 'KEYS-NO-SUCH-STORE' WHERE id = %s", (ORDER,))
     assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "orders_store_id_fkey"
@@ -200,13 +203,10 @@ def test_rejects_have_no_foreign_key_left_and_their_triggers_are_there(job):
 def test_a_reject_of_a_missing_job_is_refused_like_a_foreign_key(job):
     url, jid, _ = job
     # one bad row among 51 refuses the whole statement
-    e = refused(url, "INSERT INTO data.upload_rejects (job_id, line_no, raw_line, reason) "
-                     "SELECT %s, g, 'z', 'r' FROM generate_series(10, 59) g UNION ALL SELECT 999999999, 60, 'z', 'r'",
-                (jid,))
-    assert isinstance(e, errors.ForeignKeyViolation)
-    assert e.diag.constraint_name == "upload_rejects_job_id_fkey" and e.diag.table_name == "upload_rejects"
-    assert str(e).startswith('insert or update on table "upload_rejects" violates foreign key constraint '
-                             '"upload_rejects_job_id_fkey"')
+    e = refused_like_a_key(url, "INSERT INTO data.upload_rejects (job_id, line_no, raw_line, reason) "
+                                "SELECT %s, g, 'z', 'r' FROM generate_series(10, 59) g "
+                                "UNION ALL SELECT 999999999, 60, 'z', 'r'",
+                           (jid,), "upload_rejects", "upload_rejects_job_id_fkey")
     assert e.diag.message_detail == 'Key (job_id)=(999999999) is not present in table "upload_jobs".'
     e = refused(url, "UPDATE data.upload_rejects SET job_id = 999999999 WHERE job_id = %s", (jid,))
     assert isinstance(e, errors.ForeignKeyViolation) and e.diag.constraint_name == "upload_rejects_job_id_fkey"
@@ -295,11 +295,7 @@ def test_derived_rows_have_no_foreign_key_left_and_their_triggers_are_there(worl
 ])
 def test_a_derived_row_of_a_missing_parent_is_refused_like_a_foreign_key(derived, child, sql, col):
     url, _ = derived
-    e = refused(url, sql, {"gone": P_GONE, "known": P_KNOWN})
-    assert isinstance(e, errors.ForeignKeyViolation)
-    assert e.diag.constraint_name == f"{child}_{col}_fkey" and e.diag.table_name == child
-    assert e.diag.message_primary == (f'insert or update on table "{child}" violates foreign key constraint '
-                                      f'"{child}_{col}_fkey"')
+    refused_like_a_key(url, sql, {"gone": P_GONE, "known": P_KNOWN}, child, f"{child}_{col}_fkey")
 
 
 def test_derived_rows_go_with_their_prediction_store_or_product(derived):
