@@ -153,8 +153,10 @@ def predict(as_of: datetime | None, csv_path: Path | None, as_json: bool) -> Non
 
     Refits the confidence and basket models on past cutoffs, then recomputes predictions (date,
     ranked products with their probabilities, the basket, confidence, priority, justification),
-    segments and upselling for every store, and refreshes the dashboard. Approved, converted and dismissed predictions are kept as they are; only
-    pending ones are replaced. A store needs 3 order days of history to get a prediction.
+    segments and upselling for every store, and refreshes the dashboard. The predictions and the
+    upselling are computed in two database sessions side by side (both cores). Approved,
+    converted and dismissed predictions are kept as they are; only pending ones are replaced. A
+    store needs 3 order days of history to get a prediction.
     """
     if csv_path is not None:
         csv_path = csv_path.expanduser().resolve()
