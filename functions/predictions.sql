@@ -376,51 +376,48 @@ BEGIN
          FROM app.basket_lines i JOIN pg_temp.recent_order_days r ON r.id = i.order_id
          WHERE i.order_id = ANY (%L::bigint[])$q$,
       (SELECT coalesce(array_agg(r.id), '{}') FROM pg_temp.recent_order_days r));
-    -- amount too: forecast_baskets reads the paid lines (amount > 0) of the stores in scope;
-    -- guessed at a third of the lines, the planner sorted every staged line for a merge join
-    -- (recompute_predictions for an upload's 200 stores on the real export's half: 411 ms;
-    -- with the statistics 345 ms, min of 4). A sample of 3,000 rows (statistics target 10)
-    -- plans these statements as well as the default 30,000 and costs less: an upload touching
-    -- 172 stores of that half, recent lines 144 -> 117 ms; every store 293 -> 265 ms (A/B, min
-    -- of 4 and 2; the other steps took as long).
-    ALTER TABLE pg_temp.recent_lines ALTER COLUMN store_key SET STATISTICS 10, ALTER COLUMN product_id SET STATISTICS 10,
-      ALTER COLUMN back SET STATISTICS 10, ALTER COLUMN amount SET STATISTICS 10;
-    ANALYZE pg_temp.recent_lines (store_key, product_id, back, amount);
-    -- Per (store, product) the order days with it as a bit set (bit back - 1), the store's
-    -- order days seen and the amount: the basket candidates and upselling both read this, in
-    -- one aggregate over the lines instead of one each. A/B, min of 4: an append onto 1M
-    -- generated lines (every store) refreshed in 688 -> 661 ms (recent lines 185 -> 235,
-    -- predictions 297 -> 265, upselling 152 -> 103); a refresh of every store of the real
-    -- export's half 3.89 -> 3.65 s (min of 2); an upload of 172 of its stores 563 -> 544 ms.
-    CREATE TEMP TABLE recent_store_products ON COMMIT DROP AS
-    SELECT l.store_key, l.product_id, bit_or(1 << (l.back - 1)) AS days, max(l.orders_seen) AS n, sum(l.amount) AS amount
-    FROM pg_temp.recent_lines l
-    GROUP BY l.store_key, l.product_id;
   ELSE
     -- A few stores: their lines first, each order's read through the (order_id, line_no)
     -- index (a lateral subquery; given the orders' ids as an array, the planner scanned all
-    -- 770k lines of the whole export's size for 110k), and their (store, product) aggregate
-    -- from exactly these lines; then the other stores' lines of the last 30 days. Orders in
-    -- id order: the lines come in (order_id, line_no) order, as a scan of the lines in their
-    -- loaded order gives them, so the amounts are added up in that order (float sums, last
-    -- bits).
+    -- 770k lines of the whole export's size for 110k), so that their (store, product)
+    -- aggregate below is made of exactly these lines; the other stores' lines of the last 30
+    -- days come after it. Orders in id order: the lines come in (order_id, line_no) order, as
+    -- a scan of the lines in their loaded order gives them, so the amounts are added up in
+    -- that order (float sums, last bits).
     CREATE TEMP TABLE recent_lines ON COMMIT DROP AS
     SELECT r.store_key, r.store_id, r.order_date, r.back, r.orders_seen, i.product_id, i.quantity, i.amount
     FROM (SELECT r0.* FROM pg_temp.recent_order_days r0 WHERE r0.store_id IN (SELECT unnest(p_stores)) ORDER BY r0.id) r
     CROSS JOIN LATERAL app.basket_lines_of(r.id) i;
-    CREATE TEMP TABLE recent_store_products ON COMMIT DROP AS
-    SELECT l.store_key, l.product_id, bit_or(1 << (l.back - 1)) AS days, max(l.orders_seen) AS n, sum(l.amount) AS amount
-    FROM pg_temp.recent_lines l
-    GROUP BY l.store_key, l.product_id;
+  END IF;
+  -- amount too: forecast_baskets reads the paid lines (amount > 0) of the stores in scope;
+  -- guessed at a third of the lines, the planner sorted every staged line for a merge join
+  -- (recompute_predictions for an upload's 200 stores on the real export's half: 411 ms;
+  -- with the statistics 345 ms, min of 4). A sample of 3,000 rows (statistics target 10)
+  -- plans these statements as well as the default 30,000 and costs less: an upload touching
+  -- 172 stores of that half, recent lines 144 -> 117 ms; every store 293 -> 265 ms (A/B, min
+  -- of 4 and 2; the other steps took as long). (A partial staging is analyzed once complete.)
+  ALTER TABLE pg_temp.recent_lines ALTER COLUMN store_key SET STATISTICS 10, ALTER COLUMN product_id SET STATISTICS 10,
+    ALTER COLUMN back SET STATISTICS 10, ALTER COLUMN amount SET STATISTICS 10;
+  IF p_stores IS NULL THEN
+    ANALYZE pg_temp.recent_lines (store_key, product_id, back, amount);
+  END IF;
+  -- Per (store, product) the order days with it as a bit set (bit back - 1), the store's
+  -- order days seen and the amount: the basket candidates and upselling both read this, in
+  -- one aggregate over the lines instead of one each. A/B, min of 4: an append onto 1M
+  -- generated lines (every store) refreshed in 688 -> 661 ms (recent lines 185 -> 235,
+  -- predictions 297 -> 265, upselling 152 -> 103); a refresh of every store of the real
+  -- export's half 3.89 -> 3.65 s (min of 2); an upload of 172 of its stores 563 -> 544 ms.
+  CREATE TEMP TABLE recent_store_products ON COMMIT DROP AS
+  SELECT l.store_key, l.product_id, bit_or(1 << (l.back - 1)) AS days, max(l.orders_seen) AS n, sum(l.amount) AS amount
+  FROM pg_temp.recent_lines l
+  GROUP BY l.store_key, l.product_id;
+  IF p_stores IS NOT NULL THEN
     INSERT INTO pg_temp.recent_lines
     SELECT r.store_key, r.store_id, r.order_date, r.back, r.orders_seen, i.product_id, i.quantity, i.amount
     FROM (SELECT r0.* FROM pg_temp.recent_order_days r0
           WHERE r0.order_date > p_as_of - 30 AND NOT EXISTS (SELECT FROM unnest(p_stores) s WHERE s = r0.store_id)
           ORDER BY r0.id) r
     CROSS JOIN LATERAL app.basket_lines_of(r.id) i;
-    -- (the statistics as above)
-    ALTER TABLE pg_temp.recent_lines ALTER COLUMN store_key SET STATISTICS 10, ALTER COLUMN product_id SET STATISTICS 10,
-      ALTER COLUMN back SET STATISTICS 10, ALTER COLUMN amount SET STATISTICS 10;
     ANALYZE pg_temp.recent_lines (store_key, product_id, back, amount);
   END IF;
   ALTER TABLE pg_temp.recent_store_products ALTER COLUMN store_key SET STATISTICS 10,

@@ -66,6 +66,24 @@ BEGIN
 END
 $$;
 
+-- Every product numbered in id order (pk 1..n) in pg_temp.product_keys, with what the rules
+-- and suggestions read of it: the rules' pairs and the suggestions' (store, product) keys are
+-- counted, sorted and ranked on integers instead of uuids, and ties broken on the number are
+-- broken on the id. Analyzed (else the lines, not the products, are hashed for the joins).
+-- Returns n + 1, the width of a key a x width + b made of two numbers.
+CREATE FUNCTION app.stage_product_keys() RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM app.drop_temp_table('product_keys');
+  CREATE TEMP TABLE product_keys ON COMMIT DROP AS
+  SELECT p.id AS product_id, row_number() OVER (ORDER BY p.id)::integer AS pk, p.is_active, p.category, p.name,
+         p.unit_price
+  FROM data.products p;
+  ANALYZE pg_temp.product_keys;
+  RETURN (SELECT count(*) + 1 FROM pg_temp.product_keys);
+END
+$$;
+
 -- Re-mines data.product_associations as of p_as_of from each store's last p_orders_per_store
 -- order days, leaving out order days with more than p_max_products products; returns the
 -- number of rules kept.
@@ -89,13 +107,7 @@ BEGIN
   DELETE FROM data.product_associations;
   PERFORM app.stage_recent_lines(p_as_of, 12);
 
-  -- Products numbered in id order: the pairs are counted, and the rules ranked, on integers
-  -- instead of uuids, and ties broken on the number are broken on the id.
-  PERFORM app.drop_temp_table('assoc_keys');
-  CREATE TEMP TABLE assoc_keys ON COMMIT DROP AS
-  SELECT p.id AS product_id, row_number() OVER (ORDER BY p.id)::integer AS p FROM data.products p;
-  ANALYZE pg_temp.assoc_keys;  -- (else the lines, not the products, are hashed for the join)
-  SELECT count(*) + 1 INTO v_width FROM pg_temp.assoc_keys;
+  v_width := app.stage_product_keys();
 
   -- One row per transaction (t = store_key x 64 + back, back <= p_orders_per_store < 64):
   -- its products' numbers and the amount of each, in the same order (one aggregate feeds
@@ -103,8 +115,8 @@ BEGIN
   PERFORM app.drop_temp_table('assoc_tx');
   CREATE TEMP TABLE assoc_tx ON COMMIT DROP AS
   SELECT g.t, array_agg(g.p) AS ps, array_agg(g.amount) AS amounts
-  FROM (SELECT l.store_key * 64 + l.back AS t, k.p, sum(l.amount) AS amount
-        FROM pg_temp.recent_lines l JOIN pg_temp.assoc_keys k ON k.product_id = l.product_id
+  FROM (SELECT l.store_key * 64 + l.back AS t, k.pk AS p, sum(l.amount) AS amount
+        FROM pg_temp.recent_lines l JOIN pg_temp.product_keys k ON k.product_id = l.product_id
         WHERE l.back <= least(p_orders_per_store, 63)
         GROUP BY 1, 2) g
   GROUP BY g.t
@@ -117,10 +129,10 @@ BEGIN
   CREATE TEMP TABLE assoc_products ON COMMIT DROP AS
   SELECT u.p, k.product_id, count(*)::integer AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY u.amount) AS typical_amount
   FROM pg_temp.assoc_tx tx, unnest(tx.ps, tx.amounts) u(p, amount)
-  JOIN pg_temp.assoc_keys k ON k.p = u.p
+  JOIN pg_temp.product_keys k ON k.pk = u.p
   GROUP BY u.p, k.product_id HAVING count(*) >= 3;
-  SELECT array_agg(coalesce(ap.n, 0) ORDER BY k.p) INTO v_n
-  FROM pg_temp.assoc_keys k LEFT JOIN pg_temp.assoc_products ap ON ap.p = k.p;
+  SELECT array_agg(coalesce(ap.n, 0) ORDER BY k.pk) INTO v_n
+  FROM pg_temp.product_keys k LEFT JOIN pg_temp.assoc_products ap ON ap.p = k.pk;
 
   WITH pairs AS (
     -- Each unordered pair once: every product of a transaction with each product after it in
@@ -191,13 +203,7 @@ BEGIN
   DELETE FROM data.upselling_recommendations u
   WHERE p_store_ids IS NULL OR u.store_id IN (SELECT unnest(p_store_ids));
 
-  PERFORM app.drop_temp_table('upsell_product_keys');
-  CREATE TEMP TABLE upsell_product_keys ON COMMIT DROP AS
-  SELECT p.id AS product_id, row_number() OVER (ORDER BY p.id)::integer AS pk, p.is_active, p.category, p.name,
-         p.unit_price
-  FROM data.products p;
-  ANALYZE pg_temp.upsell_product_keys;
-  SELECT count(*) + 1 INTO v_width FROM pg_temp.upsell_product_keys;
+  v_width := app.stage_product_keys();
 
   -- The stores with recent lines, those asked for marked as targets;
   -- then what they bought in their last 12 order days: the targets, and every store when
@@ -233,7 +239,7 @@ BEGIN
   SELECT d.store_key, k.pk, s.target AND 4 * bit_count(d.days::bit(32)) >= s.orders_seen AS regular, d.amount, s.target
   FROM pg_temp.recent_store_products d
   JOIN pg_temp.upsell_stores s ON s.store_key = d.store_key AND (v_peers OR s.target)
-  JOIN pg_temp.upsell_product_keys k ON k.product_id = d.product_id;
+  JOIN pg_temp.product_keys k ON k.product_id = d.product_id;
   ANALYZE pg_temp.upsell_store_products;
 
   -- The p_rules_per_product strongest rules from those products into products still sold, with
@@ -258,10 +264,10 @@ BEGIN
         FROM data.product_associations r0
         WHERE r0.antecedent_id IN (SELECT k.product_id
                                    FROM pg_temp.upsell_store_products sp
-                                   JOIN pg_temp.upsell_product_keys k ON k.pk = sp.pk
+                                   JOIN pg_temp.product_keys k ON k.pk = sp.pk
                                    WHERE sp.regular)) r
-  JOIN pg_temp.upsell_product_keys a ON a.product_id = r.antecedent_id
-  JOIN pg_temp.upsell_product_keys c ON c.product_id = r.consequent_id AND c.is_active
+  JOIN pg_temp.product_keys a ON a.product_id = r.antecedent_id
+  JOIN pg_temp.product_keys c ON c.product_id = r.consequent_id AND c.is_active
   WHERE r.rnk <= p_rules_per_product;
   CREATE INDEX ON pg_temp.upsell_rules (con, pick);  -- (as upsell_stores above: a misjudged nested loop stays cheap)
   ANALYZE pg_temp.upsell_rules;
@@ -294,7 +300,7 @@ BEGIN
     CREATE TEMP TABLE upsell_ranked ON COMMIT DROP AS
     WITH main_category AS (
       SELECT DISTINCT ON (sp.store_key) sp.store_key, k.category
-      FROM pg_temp.upsell_store_products sp JOIN pg_temp.upsell_product_keys k ON k.pk = sp.pk
+      FROM pg_temp.upsell_store_products sp JOIN pg_temp.product_keys k ON k.pk = sp.pk
       WHERE v_peers AND k.category IS NOT NULL
       GROUP BY sp.store_key, k.category
       ORDER BY sp.store_key, sum(sp.amount) DESC, k.category
