@@ -55,7 +55,7 @@ $$;
 -- (IRLS) with a small ridge penalty (1.0, not on the intercept), so tiny or separable samples
 -- still give finite, modest coefficients; each step is one aggregate query over the sample.
 CREATE FUNCTION app.fit_logistic() RETURNS float8[]
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET extra_float_digits = 1 AS $$
 DECLARE
   k integer;
   v_n float8;
@@ -66,6 +66,8 @@ DECLARE
   v_delta float8[];
   v_sql text;
   c_ridge constant float8 := 1.0;
+  v_ones boolean;
+  v_unit boolean;
 BEGIN
   SELECT sum(wt), coalesce(sum(wt * y), 0), max(cardinality(x)) INTO v_n, v_hits, k FROM pg_temp.calibration_sample;
   IF coalesce(v_n, 0) = 0 THEN
@@ -81,23 +83,38 @@ BEGIN
   -- sums: 30x slower). The products w x_i are computed once a row too (wx1..wxk), so each
   -- Hessian sum multiplies once, not twice: (w x_i) x_j is what w * x_i * x_j evaluates (left
   -- to right), so the sums are bit for bit the same.
+  -- An intercept column of ones (x1 = 1 in every row) and unit weights (wt = 1), as both fits
+  -- give: then x1 * b1 = b1, w * x1 = w, (w x_i) x1 = w x_i, r * x1 = r and 1 * p = p exactly
+  -- (multiplying by 1 changes no bit), so those products are left out: the same sums.
+  SELECT bool_and(c.x1 = 1), bool_and(c.wt = 1) INTO v_ones, v_unit FROM pg_temp.calibration_columns c;
   v_sql := format(
     'SELECT ARRAY[%s]::float8[], ARRAY[%s]::float8[]
      FROM (SELECT *, %s
-           FROM (SELECT *, wt * p * (1 - p) AS w, wt * (y - p) AS r
-                 FROM (SELECT *, 1 / (1 + exp(-greatest(-30, least(30, %s)))) AS p
+           FROM (SELECT *, %s AS w, %s AS r
+                 FROM (SELECT *, 1 / (1 + exp(-greatest(-30, least(30, %%s)))) AS p
                        FROM pg_temp.calibration_columns OFFSET 0) a OFFSET 0) b OFFSET 0) c',
-    (SELECT string_agg(format('sum(r * x%s)', i), ', ' ORDER BY i) FROM generate_series(1, k) i),
+    (SELECT string_agg(CASE WHEN i = 1 AND v_ones THEN 'sum(r)' ELSE format('sum(r * x%s)', i) END, ', ' ORDER BY i)
+     FROM generate_series(1, k) i),
     -- (the Hessian is symmetric: written with the smaller index first, (i, j) and (j, i) are
     -- the same expression, which PostgreSQL computes once: 66 sums instead of 121 for k = 11)
-    (SELECT string_agg(format('sum(wx%s * x%s)', least(i, j), greatest(i, j)), ', ' ORDER BY i, j)
+    (SELECT string_agg(CASE WHEN least(i, j) = 1 AND v_ones THEN format('sum(wx%s)', greatest(i, j))
+                            ELSE format('sum(wx%s * x%s)', least(i, j), greatest(i, j)) END, ', ' ORDER BY i, j)
      FROM generate_series(1, k) i, generate_series(1, k) j),
-    (SELECT string_agg(format('w * x%s AS wx%s', i, i), ', ' ORDER BY i) FROM generate_series(1, k) i),
-    (SELECT string_agg(format('x%s * $1[%s]', i, i), ' + ' ORDER BY i) FROM generate_series(1, k) i));
+    (SELECT string_agg(CASE WHEN i = 1 AND v_ones THEN 'w AS wx1' ELSE format('w * x%s AS wx%s', i, i) END, ', ' ORDER BY i)
+     FROM generate_series(1, k) i),
+    CASE WHEN v_unit THEN 'p * (1 - p)' ELSE 'wt * p * (1 - p)' END,
+    CASE WHEN v_unit THEN '(y - p)' ELSE 'wt * (y - p)' END);
   v_b := array_fill(0::float8, ARRAY[k]);
   v_b[1] := ln((v_hits + 0.5) / (v_n - v_hits + 0.5));
   FOR iter IN 1..30 LOOP
-    EXECUTE v_sql INTO v_g, v_h USING v_b;
+    -- The coefficients written into the statement as constants (x2 * '0.15'::float8 ...)
+    -- instead of subscripts of an array parameter, which was read (and copied) 11 times a row;
+    -- extra_float_digits = 1 (set on this function) prints each float8 in the shortest form
+    -- that reads back to the same bits. With the products by 1 left out: the Newton steps
+    -- 5-8 % less CPU (A/B at the whole export's size, min of 6), the same coefficients.
+    EXECUTE format(v_sql, (SELECT string_agg(CASE WHEN i = 1 AND v_ones THEN format('%L::float8', v_b[1])
+                                                  ELSE format('x%s * %L::float8', i, v_b[i]) END, ' + ' ORDER BY i)
+                           FROM generate_series(1, k) i)) INTO v_g, v_h;
     FOR j IN 2..k LOOP
       v_g[j] := v_g[j] - c_ridge * v_b[j];
       v_h[(j - 1) * k + j] := v_h[(j - 1) * k + j] + c_ridge;
