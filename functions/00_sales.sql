@@ -11,6 +11,16 @@ CREATE VIEW app.sales WITH (security_invoker = true) AS
   WHERE o.source = 'invoice' AND o.status <> 'void';
 COMMENT ON VIEW app.sales IS 'Invoices that are not void: the sales every figure counts';
 
+-- What counts as an order of a store, named once: a sale of a positive total. A credit note
+-- (returns only) or an invoice that nets to zero is a sale but no order; the days of a store's
+-- purchases are its order days, which the date rule, both fits and the backtest count.
+-- Inlined by the planner like app.sales.
+CREATE VIEW app.purchases WITH (security_invoker = true) AS
+  SELECT s.id, s.store_id, s.order_date, s.total_amount, s.invoice_number, s.invoice_status
+  FROM app.sales s
+  WHERE s.total_amount > 0;
+COMMENT ON VIEW app.purchases IS 'Sales of a positive total: a store''s orders, whose days are its order days';
+
 -- What counts as a basket line, named once: a product bought — a line of a catalogue product
 -- (not a charge, a fee or a discount: is_product), not a return, with a positive quantity.
 -- Baskets, their fit, upselling's and the rules' transactions and the backtest read invoice

@@ -183,20 +183,20 @@ BEGIN
   FOREACH v_cut IN ARRAY ARRAY(SELECT p_as_of - o FROM unnest(p_offsets) o) LOOP
     -- Only the stores that ordered after the cutoff can be labelled: their candidates alone
     -- are staged (the real export's half: 764 of 2,620 stores; the fit took 1.33 s, now 0.60 s).
-    v_stores := ARRAY(SELECT DISTINCT o.store_id FROM app.sales o
-                      WHERE o.total_amount > 0 AND o.order_date > v_cut AND o.order_date <= p_as_of);
+    v_stores := ARRAY(SELECT DISTINCT o.store_id FROM app.purchases o
+                      WHERE o.order_date > v_cut AND o.order_date <= p_as_of);
     PERFORM app.stage_recent_lines(v_cut, 12, false, v_stores);
     PERFORM app.stage_basket_candidates(v_cut, v_stores);
     INSERT INTO pg_temp.item_sample
     WITH next_day AS (
-      SELECT o.store_id, min(o.order_date) AS day FROM app.sales o
-      WHERE o.total_amount > 0 AND o.order_date > v_cut AND o.order_date <= p_as_of
+      SELECT o.store_id, min(o.order_date) AS day FROM app.purchases o
+      WHERE o.order_date > v_cut AND o.order_date <= p_as_of
         AND o.store_id IN (SELECT DISTINCT b.store_id FROM pg_temp.basket_candidates b)
       GROUP BY o.store_id
     ), bought AS (
       SELECT DISTINCT n.store_id, i.product_id
       FROM next_day n
-      JOIN app.sales o ON o.store_id = n.store_id AND o.order_date = n.day AND o.total_amount > 0
+      JOIN app.purchases o ON o.store_id = n.store_id AND o.order_date = n.day
       JOIN app.basket_lines i ON i.order_id = o.id
     )
     SELECT app.item_features(b.u, b.k, b.g, b.n, b.score_rank), (x.product_id IS NOT NULL)::integer, 1.0
@@ -273,8 +273,8 @@ BEGIN
   CREATE TEMP TABLE calibration_sample ON COMMIT DROP AS
   WITH days AS (
     SELECT o.store_id, o.order_date AS day, lag(o.order_date) OVER (PARTITION BY o.store_id ORDER BY o.order_date) AS prev
-    FROM app.sales o
-    WHERE o.total_amount > 0 AND o.order_date <= p_as_of
+    FROM app.purchases o
+    WHERE o.order_date <= p_as_of
     GROUP BY o.store_id, o.order_date
   )
   SELECT app.confidence_features(f.n_gaps, f.n_later, f.n_window, f.elapsed, f.median_gap, f.spread_gap,
@@ -397,8 +397,8 @@ BEGIN
               ELSE app.uncalibrated_confidence(f.n_gaps, f.n_later, f.n_window) END AS confidence
   FROM app.forecast_dates(p_cutoff, NULL) f
   LEFT JOIN LATERAL (
-    SELECT min(o.order_date) AS day FROM app.sales o
-    WHERE o.store_id = f.store_id AND o.total_amount > 0
+    SELECT min(o.order_date) AS day FROM app.purchases o
+    WHERE o.store_id = f.store_id
       AND o.order_date > p_cutoff AND o.order_date <= v_end) nx ON true;
   IF p_top IS NOT NULL THEN
     DELETE FROM pg_temp.bt_dates d
@@ -452,7 +452,7 @@ BEGIN
   CREATE TEMP TABLE bt_actual ON COMMIT DROP AS
   SELECT d.store_id, i.product_id, sum(i.line_total) AS amount
   FROM pg_temp.bt_dates d
-  JOIN app.sales o ON o.store_id = d.store_id AND o.order_date = d.next_day AND o.total_amount > 0
+  JOIN app.purchases o ON o.store_id = d.store_id AND o.order_date = d.next_day
   JOIN app.basket_lines i ON i.order_id = o.id
   GROUP BY d.store_id, i.product_id;
 
@@ -471,8 +471,8 @@ BEGIN
   WITH days AS (
     SELECT o.store_id, o.order_date, i.product_id, sum(i.quantity) AS qty,
            max(i.line_total / i.quantity) FILTER (WHERE i.line_total > 0) AS price
-    FROM app.sales o JOIN app.basket_lines i ON i.order_id = o.id
-    WHERE o.total_amount > 0 AND o.order_date <= p_cutoff
+    FROM app.purchases o JOIN app.basket_lines i ON i.order_id = o.id
+    WHERE o.order_date <= p_cutoff
       AND o.store_id IN (SELECT store_id FROM pg_temp.bt_dates)
     GROUP BY 1, 2, 3
   ), aged AS (

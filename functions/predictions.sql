@@ -106,9 +106,8 @@ LANGUAGE sql STABLE AS $$
     SELECT d.store_id, d.day, d.day - lag(d.day) OVER w AS gap, row_number() OVER w AS pos, lead(d.day) OVER w AS next,
            row_number() OVER (ORDER BY d.store_id, d.day) AS gid
     FROM (SELECT o.store_id COLLATE "C" AS store_id, o.order_date AS day
-          FROM app.sales o
-          WHERE o.total_amount > 0
-            AND o.order_date <= (SELECT max(c.cutoff) FROM cutoffs c)
+          FROM app.purchases o
+          WHERE o.order_date <= (SELECT max(c.cutoff) FROM cutoffs c)
             AND (p_store_ids IS NULL OR o.store_id IN (SELECT unnest(p_store_ids)))
           GROUP BY 1, 2) d
     WINDOW w AS (PARTITION BY d.store_id ORDER BY d.day)
