@@ -200,8 +200,12 @@ DECLARE
   v_width bigint;   -- product numbers + 1: a (store, product) pair is one bigint store_key x v_width + pk
   v_hashagg text := current_setting('enable_hashagg');
 BEGIN
+  -- (= ANY: with the stores given, the OR folds away when the statement is planned and the
+  -- stores' rows are found through the (store_id, product_id) index; written as IN (SELECT
+  -- unnest(...)) it stayed a hashed subplan filtering a scan of every store's rows: the 1 %
+  -- append at the whole export's size, 344 of 5,900 stores, 25 -> 8 ms)
   DELETE FROM data.upselling_recommendations u
-  WHERE p_store_ids IS NULL OR u.store_id IN (SELECT unnest(p_store_ids));
+  WHERE p_store_ids IS NULL OR u.store_id = ANY (p_store_ids);
 
   v_width := app.stage_product_keys();
 
