@@ -79,7 +79,9 @@ BEGIN
   SELECT p.id AS product_id, row_number() OVER (ORDER BY p.id)::integer AS pk, p.is_active, p.category, p.name,
          p.unit_price
   FROM data.products p;
-  ANALYZE pg_temp.product_keys;
+  -- (the columns the rules and suggestions join and filter on; names and prices are read only)
+  ALTER TABLE pg_temp.product_keys ALTER COLUMN product_id SET STATISTICS 10, ALTER COLUMN pk SET STATISTICS 10;
+  ANALYZE pg_temp.product_keys (product_id, pk, is_active, category);
   RETURN (SELECT count(*) + 1 FROM pg_temp.product_keys);
 END
 $$;
@@ -225,6 +227,8 @@ BEGIN
   CREATE TEMP TABLE upsell_stores ON COMMIT DROP AS
   SELECT r.store_key, r.store_id, r.orders_seen, p_store_ids IS NULL OR t.id IS NOT NULL AS target
   FROM (SELECT d.store_key, d.store_id, d.orders_seen FROM pg_temp.recent_order_days d
+        -- (without similar stores, the others are read by nothing below: the stores asked for)
+        WHERE v_peers OR p_store_ids IS NULL OR d.store_id = ANY (p_store_ids)
         GROUP BY d.store_key, d.store_id, d.orders_seen) r
   LEFT JOIN (SELECT DISTINCT unnest(p_store_ids) AS id) t ON t.id = r.store_id;
   -- (indexed, like upsell_rules below: the written rows look up their rule and their store's id
