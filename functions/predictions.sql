@@ -274,30 +274,29 @@ $$;
 -- p_store_ids is NULL): `back` is 1 for the newest order day, orders_seen the number of order
 -- days in the window, day_invoices the store's invoices on that day (split invoices are one
 -- order), store_key numbers the stores so that big groupings sort integers, not text.
--- One sort of the invoices by (store, day newest first) serves every window: day_invoices
--- counts the day's peers in that order (a RANGE frame of the current row: the rows of the same
--- day), store_key ranks on a prefix of it, and orders_seen, the largest back up to p_window,
--- is taken over the rows kept (back <= p_window holds it whenever the store has that many
--- days) in the same order. Partitioned by (store, day) and then by store_key, the invoices
--- were sorted three times: at the whole export's size (35k invoices, every staging of recent
--- lines) 73 -> 62 ms, the same rows.
+-- One sort of the invoices by (store, day newest first) serves every window, and two window
+-- clauses hold them all: over the invoices, a frame of the day's peers gives back (dense_rank
+-- ignores frames) and day_invoices (the count of the peers); over the invoices kept (back <=
+-- p_window), a frame of the store's peers in store order gives store_key (dense_rank) and
+-- orders_seen (the largest back kept: the store's days up to p_window). The same ranks come
+-- from the invoices kept as from all of them: every store keeps its newest day. Sorted three
+-- times over four window clauses, at the whole export's size (35k invoices, every staging of
+-- recent lines) this took 73 ms, with one sort and four clauses 62, now 48 (min of 2 in psql;
+-- the same rows).
 CREATE FUNCTION app.recent_orders(p_as_of date, p_window integer, p_store_ids text[] DEFAULT NULL)
 RETURNS TABLE (id bigint, store_key integer, store_id text, order_date date, back integer, orders_seen integer,
                day_invoices integer)
 LANGUAGE sql STABLE AS $$
-  SELECT r.id, r.store_key, r.store_id, r.order_date, r.back,
-         least(max(r.back) OVER (PARTITION BY r.store_id COLLATE "C"), p_window)::integer AS orders_seen,
-         r.day_invoices
+  SELECT r.id, dense_rank() OVER s::integer AS store_key, r.store_id, r.order_date, r.back,
+         least(max(r.back) OVER s, p_window)::integer AS orders_seen, r.day_invoices
   FROM (
-    SELECT o.id, o.store_id, o.order_date,
-           dense_rank() OVER w::integer AS back,
-           count(*) OVER (w RANGE BETWEEN CURRENT ROW AND CURRENT ROW)::integer AS day_invoices,
-           dense_rank() OVER (ORDER BY o.store_id COLLATE "C")::integer AS store_key
+    SELECT o.id, o.store_id, o.order_date, dense_rank() OVER w::integer AS back, count(*) OVER w::integer AS day_invoices
     FROM app.sales o
     WHERE o.total_amount > 0 AND o.order_date <= p_as_of
       AND (p_store_ids IS NULL OR o.store_id IN (SELECT unnest(p_store_ids)))
-    WINDOW w AS (PARTITION BY o.store_id COLLATE "C" ORDER BY o.order_date DESC)) r
+    WINDOW w AS (PARTITION BY o.store_id COLLATE "C" ORDER BY o.order_date DESC RANGE BETWEEN CURRENT ROW AND CURRENT ROW)) r
   WHERE r.back <= p_window
+  WINDOW s AS (ORDER BY r.store_id COLLATE "C" RANGE BETWEEN CURRENT ROW AND CURRENT ROW)
 $$;
 
 -- The mark of a staging of recent lines kept for reuse (the setting mangalm.recent_lines):
