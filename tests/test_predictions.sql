@@ -1,6 +1,6 @@
 -- Next-order predictions on small hand-computed histories (functions/predictions.sql).
 BEGIN;
-SELECT plan(64);
+SELECT plan(67);
 
 -- Fixtures, as the owner ---------------------------------------------------------------------
 INSERT INTO data.stores (id, name, source) VALUES
@@ -224,9 +224,9 @@ SELECT is((SELECT string_agg(oi.product_id::text, ',') FROM data.order_items oi 
           'an order generated from a prediction holds its basket lines, not the further ranked candidates');
 
 -- A partial staging of recent lines (app.fit_item_model's: the stores that ordered after its
--- cutoff): the stores asked for, all their recent order days, and every other store's lines of
--- the last 30 days only (the popularity the candidates read); kept for reuse (an upload's
--- refresh), only by a call for the same stores.
+-- cutoff): the stores asked for, all their recent order days, and of every other store the
+-- products it bought in the last 30 days (the popularity the candidates read); kept for reuse
+-- (an upload's refresh), only by a call for the same stores.
 INSERT INTO data.invoice_items (order_id, line_no, product_id, quantity, unit_price, line_total)
 SELECT o.id, 1, 'dddddddd-0000-4000-8000-000000000003', 5, 120, 600
 FROM data.orders o WHERE o.invoice_number IN ('TP-S-2025-01-06', 'TP-S-2025-02-24');
@@ -235,8 +235,13 @@ DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12);
 CREATE TEMP TABLE tp_full_candidates AS SELECT store_id, product_id, k, n, u, g, score, score_rank FROM pg_temp.basket_candidates;
 DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12, true, ARRAY[''TP-WEEKLY'']);
           PERFORM app.stage_basket_candidates(''2025-03-04'', ARRAY[''TP-WEEKLY'']); END';
-SELECT is((SELECT string_agg(DISTINCT order_date::text, ',') FROM pg_temp.recent_lines WHERE store_id = 'TP-SKIP'), '2025-02-24',
-          'a partial staging holds another store''s lines of the last 30 days only');
+SELECT is((SELECT count(*) FROM pg_temp.recent_lines WHERE store_id = 'TP-SKIP'), 0::bigint,
+          'a partial staging holds no line of another store');
+SELECT bag_eq($$SELECT store_key, product_id FROM pg_temp.recent_other_buyers$$,
+              $$SELECT DISTINCT r.store_key, i.product_id FROM app.recent_orders('2025-03-04', 12) r
+                JOIN app.basket_lines i ON i.order_id = r.id
+                WHERE r.store_id <> 'TP-WEEKLY' AND r.order_date > '2025-03-04'::date - 30$$,
+              'but what every other store bought in the last 30 days, each (store, product) once');
 SELECT is((SELECT count(DISTINCT order_date) FROM pg_temp.recent_lines WHERE store_id = 'TP-WEEKLY'), 10::bigint,
           'and every recent order day of the stores asked for');
 SELECT ok((SELECT g > 0 FROM pg_temp.basket_candidates WHERE product_id = 'dddddddd-0000-4000-8000-000000000003'),
@@ -261,15 +266,21 @@ SELECT ok(to_regclass('pg_temp.recent_lines')::oid <> (SELECT staging FROM tp_st
           AND (SELECT count(DISTINCT order_date) FROM pg_temp.recent_lines WHERE store_id = 'TP-SKIP') > 1,
           'and a call for every store stages every store''s lines');
 
--- Staged in two parts (the stores asked for, then the others' last 30 days): the same lines
--- as a full staging holds for them, and the same (store, product) aggregate of the stores
--- asked for, amounts included.
+-- Staged in two parts (the stores asked for as lines, the others' last 30 days as (store,
+-- product) pairs): the same lines as a full staging holds for them, the same pairs, and the
+-- same (store, product) aggregate of the stores asked for, amounts included.
 CREATE TEMP TABLE tp_full_lines AS SELECT * FROM pg_temp.recent_lines;
 CREATE TEMP TABLE tp_full_products AS SELECT * FROM pg_temp.recent_store_products;
+SELECT is((SELECT count(*) FROM pg_temp.recent_other_buyers), 0::bigint,
+          'a full staging leaves the other stores'' pairs empty: its lines hold them');
 DO 'BEGIN PERFORM app.stage_recent_lines(''2025-03-04'', 12, false, ARRAY[''TP-WEEKLY'', ''TP-WEEKLY'']); END';
 SELECT bag_eq($$SELECT * FROM pg_temp.recent_lines$$,
-              $$SELECT * FROM tp_full_lines WHERE store_id = 'TP-WEEKLY' OR order_date > '2025-03-04'::date - 30$$,
-              'a partial staging holds a full one''s lines of its stores and of the last 30 days, each once');
+              $$SELECT * FROM tp_full_lines WHERE store_id = 'TP-WEEKLY'$$,
+              'a partial staging holds a full one''s lines of its stores, each once');
+SELECT bag_eq($$SELECT store_key, product_id FROM pg_temp.recent_other_buyers$$,
+              $$SELECT DISTINCT store_key, product_id FROM tp_full_lines
+                WHERE store_id <> 'TP-WEEKLY' AND order_date > '2025-03-04'::date - 30$$,
+              'and the (store, product) pairs of the others'' lines of the last 30 days, each once');
 SELECT results_eq($$SELECT * FROM pg_temp.recent_store_products ORDER BY store_key, product_id$$,
                   $$SELECT p.* FROM tp_full_products p JOIN (SELECT DISTINCT store_key FROM tp_full_lines
                                                             WHERE store_id = 'TP-WEEKLY') s USING (store_key)
