@@ -325,8 +325,8 @@ LANGUAGE sql STABLE AS $$
          least(max(r.back) OVER s, p_window)::integer AS orders_seen, r.day_invoices
   FROM (
     SELECT o.id, o.store_id, o.order_date, dense_rank() OVER w::integer AS back, count(*) OVER w::integer AS day_invoices
-    FROM app.sales o
-    WHERE o.total_amount > 0 AND o.order_date <= p_as_of
+    FROM app.purchases o
+    WHERE o.order_date <= p_as_of
       AND (p_store_ids IS NULL OR o.store_id IN (SELECT unnest(p_store_ids)))
     WINDOW w AS (PARTITION BY o.store_id COLLATE "C" ORDER BY o.order_date DESC RANGE BETWEEN CURRENT ROW AND CURRENT ROW)) r
   WHERE r.back <= p_window
