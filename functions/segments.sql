@@ -145,8 +145,10 @@ BEGIN
   ), gone AS (
     -- Stores without any invoice as of p_as_of have no segment. (The statement's snapshot:
     -- these are rows neither changed nor added above.)
+    -- (NOT IN a hashed list of the 5.9k fresh ids, which are never NULL: NOT EXISTS was planned
+    -- as a merge anti join sorting both sides' ids by the default collation, ~5 ms more)
     DELETE FROM data.customer_segments c
-    WHERE NOT EXISTS (SELECT FROM fresh f WHERE f.store_id = c.store_id)
+    WHERE c.store_id NOT IN (SELECT f.store_id FROM fresh f)
     RETURNING c.store_id
   )
   SELECT count(*) INTO v_count FROM fresh;
