@@ -40,6 +40,20 @@ BEGIN
 END
 $$;
 
+-- Analyzes a staging table of this transaction on the columns given — those its readers join
+-- and filter on — from a sample of 3,000 rows (statistics target 10): the other columns are
+-- read, never planned on, and the default sample of 30,000 rows over every column cost tens
+-- of ms a table at the whole export's size without better plans (figures at each call).
+-- p_table is a table name of ours (e.g. 'pg_temp.recent_lines'), never a user's input.
+CREATE FUNCTION app.analyze_sample(p_table text, VARIADIC p_columns text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('ALTER TABLE %s %s', p_table,
+                 (SELECT string_agg(format('ALTER COLUMN %I SET STATISTICS 10', c), ', ') FROM unnest(p_columns) c));
+  EXECUTE format('ANALYZE %s (%s)', p_table, (SELECT string_agg(quote_ident(c), ', ') FROM unnest(p_columns) c));
+END
+$$;
+
 -- The date predictions are made as of when none is given: the newest invoice date, never
 -- after today (an export's history ends at its last invoice; nothing later is known).
 CREATE FUNCTION app.analytics_as_of() RETURNS date
@@ -407,10 +421,8 @@ BEGIN
   CREATE TEMP TABLE recent_order_days ON COMMIT DROP AS SELECT * FROM app.recent_orders(p_as_of, p_window, NULL);
   -- (a sample of 3,000 rows, as for the lines below: at the whole export's size, 27k order
   -- days, 24 -> 4 ms)
-  ALTER TABLE pg_temp.recent_order_days ALTER COLUMN id SET STATISTICS 10, ALTER COLUMN store_key SET STATISTICS 10,
-    ALTER COLUMN store_id SET STATISTICS 10, ALTER COLUMN order_date SET STATISTICS 10, ALTER COLUMN back SET STATISTICS 10,
-    ALTER COLUMN orders_seen SET STATISTICS 10, ALTER COLUMN day_invoices SET STATISTICS 10;
-  ANALYZE pg_temp.recent_order_days;
+  PERFORM app.analyze_sample('pg_temp.recent_order_days', 'id', 'store_key', 'store_id', 'order_date', 'back',
+                             'orders_seen', 'day_invoices');
   IF p_stores IS NULL THEN
     EXECUTE format(
       $q$CREATE TEMP TABLE recent_lines ON COMMIT DROP AS
@@ -439,10 +451,8 @@ BEGIN
   -- plans these statements as well as the default 30,000 and costs less: an upload touching
   -- 172 stores of that half, recent lines 144 -> 117 ms; every store 293 -> 265 ms (A/B, min
   -- of 4 and 2; the other steps took as long). (A partial staging is analyzed once complete.)
-  ALTER TABLE pg_temp.recent_lines ALTER COLUMN store_key SET STATISTICS 10, ALTER COLUMN product_id SET STATISTICS 10,
-    ALTER COLUMN back SET STATISTICS 10, ALTER COLUMN amount SET STATISTICS 10;
   IF p_stores IS NULL THEN
-    ANALYZE pg_temp.recent_lines (store_key, product_id, back, amount);
+    PERFORM app.analyze_sample('pg_temp.recent_lines', 'store_key', 'product_id', 'back', 'amount');
   END IF;
   -- Per (store, product) the order days with it as a bit set (bit back - 1), the store's
   -- order days seen and the amount: the basket candidates and upselling both read this, in
@@ -463,16 +473,14 @@ BEGIN
   IF p_stores IS NULL THEN
     CREATE TEMP TABLE recent_other_buyers (store_key integer, product_id uuid) ON COMMIT DROP;
   ELSE
-    ANALYZE pg_temp.recent_lines (store_key, product_id, back, amount);
+    PERFORM app.analyze_sample('pg_temp.recent_lines', 'store_key', 'product_id', 'back', 'amount');
     CREATE TEMP TABLE recent_other_buyers ON COMMIT DROP AS
     SELECT DISTINCT r.store_key, i.product_id
     FROM (SELECT r0.* FROM pg_temp.recent_order_days r0
           WHERE r0.order_date > p_as_of - 30 AND NOT EXISTS (SELECT FROM unnest(p_stores) s WHERE s = r0.store_id)) r
     CROSS JOIN LATERAL app.basket_lines_of(r.id) i;
   END IF;
-  ALTER TABLE pg_temp.recent_store_products ALTER COLUMN store_key SET STATISTICS 10,
-    ALTER COLUMN product_id SET STATISTICS 10;
-  ANALYZE pg_temp.recent_store_products (store_key, product_id);
+  PERFORM app.analyze_sample('pg_temp.recent_store_products', 'store_key', 'product_id');
   PERFORM set_config('mangalm.recent_lines', CASE WHEN p_keep THEN v_mark ELSE '' END, true);
 END
 $$;
@@ -643,9 +651,7 @@ BEGIN
   -- Only the keys its readers join on (the basket fit: store_id, product_id; forecast_baskets:
   -- store_key, product_id), on a sample of 3,000 rows: the scores are read, never filtered
   -- or joined on (every column at the default 30,000 rows: 60 ms at the whole export's size).
-  ALTER TABLE pg_temp.basket_candidates ALTER COLUMN store_key SET STATISTICS 10,
-    ALTER COLUMN store_id SET STATISTICS 10, ALTER COLUMN product_id SET STATISTICS 10;
-  ANALYZE pg_temp.basket_candidates (store_key, store_id, product_id);
+  PERFORM app.analyze_sample('pg_temp.basket_candidates', 'store_key', 'store_id', 'product_id');
 END
 $$;
 

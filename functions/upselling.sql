@@ -79,7 +79,9 @@ BEGIN
   SELECT p.id AS product_id, row_number() OVER (ORDER BY p.id)::integer AS pk, p.is_active, p.category, p.name,
          p.unit_price
   FROM data.products p;
-  -- (the columns the rules and suggestions join and filter on; names and prices are read only)
+  -- (the columns the rules and suggestions join and filter on, as app.analyze_sample does, but
+  -- is_active and category at the default target: the whole catalogue is sampled, as before;
+  -- names and prices are read only)
   ALTER TABLE pg_temp.product_keys ALTER COLUMN product_id SET STATISTICS 10, ALTER COLUMN pk SET STATISTICS 10;
   ANALYZE pg_temp.product_keys (product_id, pk, is_active, category);
   RETURN (SELECT count(*) + 1 FROM pg_temp.product_keys);
@@ -241,8 +243,7 @@ BEGIN
   -- rest (names, prices, amounts, confidences) is read, never planned on, and every column at
   -- the default 30,000 rows took 60 ms of the 1 % append's upselling at the whole export's size
   -- (store products 25 ms, rules 20 ms), ~15 ms now (A/B in one session, rows identical).
-  ALTER TABLE pg_temp.upsell_stores ALTER COLUMN store_key SET STATISTICS 10, ALTER COLUMN target SET STATISTICS 10;
-  ANALYZE pg_temp.upsell_stores (store_key, target);
+  PERFORM app.analyze_sample('pg_temp.upsell_stores', 'store_key', 'target');
 
   -- regular: a product of a store asked for that is in >= 25 % of its order days seen (the
   -- order days with it are the bits of a bit set, bit back - 1, back <= 12; 4 x days >= seen
@@ -254,9 +255,7 @@ BEGIN
   FROM pg_temp.recent_store_products d
   JOIN pg_temp.upsell_stores s ON s.store_key = d.store_key AND (v_peers OR s.target)
   JOIN pg_temp.product_keys k ON k.product_id = d.product_id;
-  ALTER TABLE pg_temp.upsell_store_products ALTER COLUMN store_key SET STATISTICS 10, ALTER COLUMN pk SET STATISTICS 10,
-    ALTER COLUMN regular SET STATISTICS 10, ALTER COLUMN target SET STATISTICS 10;
-  ANALYZE pg_temp.upsell_store_products (store_key, pk, regular, target);
+  PERFORM app.analyze_sample('pg_temp.upsell_store_products', 'store_key', 'pk', 'regular', 'target');
 
   -- The p_rules_per_product strongest rules from those products into products still sold, with
   -- pick: the rule's confidence (4 decimals) and its antecedent's place in id order packed into
@@ -286,9 +285,7 @@ BEGIN
   JOIN pg_temp.product_keys c ON c.product_id = r.consequent_id AND c.is_active
   WHERE r.rnk <= p_rules_per_product;
   CREATE INDEX ON pg_temp.upsell_rules (con, pick);  -- (as upsell_stores above: a misjudged nested loop stays cheap)
-  ALTER TABLE pg_temp.upsell_rules ALTER COLUMN ant SET STATISTICS 10, ALTER COLUMN con SET STATISTICS 10,
-    ALTER COLUMN pick SET STATISTICS 10;
-  ANALYZE pg_temp.upsell_rules (ant, con, pick);
+  PERFORM app.analyze_sample('pg_temp.upsell_rules', 'ant', 'con', 'pick');
 
   -- Rules from what a store buys regularly (in >= 25 % of its orders) into what it does not
   -- buy: the strongest rule into each product, kept narrow (integers) until the ranking has
@@ -313,9 +310,7 @@ BEGIN
         GROUP BY u.k
         HAVING min(u.pick) >= 0) b;
   PERFORM set_config('enable_hashagg', v_hashagg, true);
-  ALTER TABLE pg_temp.upsell_candidates ALTER COLUMN store_key SET STATISTICS 10, ALTER COLUMN con SET STATISTICS 10,
-    ALTER COLUMN pick SET STATISTICS 10;
-  ANALYZE pg_temp.upsell_candidates (store_key, con, pick);
+  PERFORM app.analyze_sample('pg_temp.upsell_candidates', 'store_key', 'con', 'pick');
 
   -- The 10 best candidates per store, with what the suggestion's text says of similar stores.
   PERFORM app.drop_temp_table('upsell_ranked');
