@@ -13,8 +13,8 @@ COMMENT ON VIEW app.sales IS 'Invoices that are not void: the sales every figure
 
 -- What counts as an order of a store, named once: a sale of a positive total. A credit note
 -- (returns only) or an invoice that nets to zero is a sale but no order; the days of a store's
--- purchases are its order days, which the date rule, both fits and the backtest count.
--- Inlined by the planner like app.sales.
+-- purchases are its order days, which the date rule, both fits, the baskets' recent orders,
+-- the segments and the backtest count. Inlined by the planner like app.sales.
 CREATE VIEW app.purchases WITH (security_invoker = true) AS
   SELECT s.id, s.store_id, s.order_date, s.total_amount, s.invoice_number, s.invoice_status
   FROM app.sales s
