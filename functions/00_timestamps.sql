@@ -23,3 +23,10 @@ BEGIN
   END LOOP;
 END
 $$;
+
+-- Whole milliseconds since p_start (the wall clock, not the transaction's start): the step
+-- timings that jobs, refreshes and predicts report.
+CREATE FUNCTION app.ms_since(p_start timestamptz) RETURNS numeric
+LANGUAGE sql VOLATILE AS $$
+  SELECT round(extract(epoch FROM clock_timestamp() - p_start) * 1000)
+$$;

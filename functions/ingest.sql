@@ -642,7 +642,7 @@ BEGIN
     DELETE FROM data.mangalam_invoices m
     WHERE m.invoice_number = ANY (ARRAY(SELECT i.invoice_number FROM pg_temp.ingest_invoices i));
   END IF;
-  v_timings := v_timings || jsonb_build_object('replace', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_timings := v_timings || jsonb_build_object('replace', app.ms_since(t));
 
   t := clock_timestamp();
   EXECUTE 'INSERT INTO data.mangalam_invoices (invoice_number, line_no, upload_job_id, source_line, store_id,
@@ -654,7 +654,7 @@ BEGIN
              shipping_country, shipping_code, payment_terms, notes, extra, is_void, is_return, is_product) '
           || typed;
   GET DIAGNOSTICS v_loaded = ROW_COUNT;
-  v_timings := v_timings || jsonb_build_object('lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_timings := v_timings || jsonb_build_object('lines', app.ms_since(t));
   IF v_bulk THEN
     ANALYZE data.mangalam_invoices (invoice_number, store_id, product_key, source_line);
   END IF;
@@ -691,11 +691,11 @@ BEGIN
   j := app.ingest_prepare(p_job);
   v_lines := j.lines;
   stg := format('staging.%I', j.staging_table);
-  v_timings := v_timings || jsonb_build_object('prepare', round(extract(epoch FROM clock_timestamp() - t0) * 1000));
+  v_timings := v_timings || jsonb_build_object('prepare', app.ms_since(t0));
 
   t := clock_timestamp();
   plan := app.ingest_parse(j);
-  v_timings := v_timings || jsonb_build_object('lookups', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_timings := v_timings || jsonb_build_object('lookups', app.ms_since(t));
 
   -- Numbers, the fast way first: cells are cast straight to numeric and no check looks at them
   -- (the common case: exports write plain numbers; checking each cell cost ~2.5 s per million
@@ -709,7 +709,7 @@ BEGIN
       t := clock_timestamp();
       checked := app.ingest_validate(j, plan, v_careful);
       v_rejected := (checked ->> 'rejected')::integer;
-      v_timings := v_timings || jsonb_build_object('validate', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+      v_timings := v_timings || jsonb_build_object('validate', app.ms_since(t));
 
       -- The writes. A dry run (the job's dry_run) leaves this block through SQLSTATE MGDRY, a
       -- code of its own that nothing else raises: in PL/pgSQL, leaving a block by an
@@ -723,7 +723,7 @@ BEGIN
 
         t := clock_timestamp();
         derived := app.derive_from_lines(p_job);
-        v_timings := v_timings || jsonb_build_object('derive', round(extract(epoch FROM clock_timestamp() - t) * 1000),
+        v_timings := v_timings || jsonb_build_object('derive', app.ms_since(t),
                                                      'derive_steps', derived -> 'steps');
         IF j.dry_run THEN
           RAISE SQLSTATE 'MGDRY' USING MESSAGE = 'dry run: the writes are undone';
@@ -732,7 +732,7 @@ BEGIN
         t := clock_timestamp();
         PERFORM app.refresh_derived(ARRAY(SELECT jsonb_array_elements_text(derived -> 'touched')), 'upload', NULL,
                                     (derived ->> 'changed_from')::date);
-        v_timings := v_timings || jsonb_build_object('refresh', round(extract(epoch FROM clock_timestamp() - t) * 1000),
+        v_timings := v_timings || jsonb_build_object('refresh', app.ms_since(t),
           'refresh_steps', coalesce(nullif(current_setting('mangalm.refresh_timings', true), '')::jsonb, '{}'));
       EXCEPTION WHEN SQLSTATE 'MGDRY' THEN
         NULL;  -- a dry run: its writes are undone, its report stays
@@ -757,7 +757,7 @@ BEGIN
 
   t := clock_timestamp();
   EXECUTE format('DROP TABLE %s', stg);
-  v_timings := v_timings || jsonb_build_object('drop_staging', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_timings := v_timings || jsonb_build_object('drop_staging', app.ms_since(t));
   v_result := jsonb_build_object(
     'job_id', p_job, 'status', 'succeeded', 'dry_run', j.dry_run, 'lines', v_lines, 'loaded', v_loaded,
     'rejected', v_rejected, 'new_stores', v_new_stores, 'new_products', v_new_products,
@@ -768,7 +768,7 @@ BEGIN
   UPDATE data.upload_jobs
   SET status = 'succeeded', loaded = v_loaded, rejected = v_rejected, new_stores = v_new_stores,
       new_products = v_new_products, finished_at = clock_timestamp(), last_error = NULL,
-      processing_ms = round(extract(epoch FROM clock_timestamp() - t0) * 1000),
+      processing_ms = app.ms_since(t0),
       message = v_result ->> 'message', locked_by = NULL,
       timings = v_timings || jsonb_build_object('path', CASE WHEN v_bulk THEN 'bulk' ELSE 'incremental' END,
                                                 'numbers', CASE WHEN v_careful THEN 'careful' ELSE 'fast' END)
@@ -815,7 +815,7 @@ BEGIN
     SELECT l.kind, m.* FROM data.mangalam_invoices m
     JOIN pg_temp.ingest_invoices i USING (invoice_number)
     JOIN pg_temp.ingest_latest l ON l.source_line = m.source_line;
-  v_steps := v_steps || jsonb_build_object('latest', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_steps := v_steps || jsonb_build_object('latest', app.ms_since(t));
   t := clock_timestamp();
 
   -- Stores. Rows the export owns (source 'import') follow its latest data; a store created by
@@ -840,7 +840,7 @@ BEGIN
                               excluded.sales_person, excluded.currency_code, excluded.payment_terms)
     RETURNING (xmax = 0) AS inserted)
   SELECT count(*) FILTER (WHERE inserted) INTO v_new_stores FROM up;
-  v_steps := v_steps || jsonb_build_object('stores', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_steps := v_steps || jsonb_build_object('stores', app.ms_since(t));
   t := clock_timestamp();
 
   -- Products: only product lines (non-product lines never become products).
@@ -870,7 +870,7 @@ BEGIN
                               coalesce(excluded.mrp, p.mrp), excluded.hsn_sac, excluded.tax_rate)
     RETURNING (xmax = 0) AS inserted)
   SELECT count(*) FILTER (WHERE inserted) INTO v_new_products FROM up;
-  v_steps := v_steps || jsonb_build_object('products', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_steps := v_steps || jsonb_build_object('products', app.ms_since(t));
   t := clock_timestamp();
 
   -- Orders: one per invoice (void/cancelled ones are kept with status 'void'); totals are
@@ -906,7 +906,7 @@ BEGIN
     SELECT o.id, o.invoice_number COLLATE "C" AS invoice_number, o.store_id, o.order_date FROM data.orders o
     JOIN pg_temp.ingest_invoices i ON o.invoice_number = i.invoice_number COLLATE "default";
   ANALYZE pg_temp.ingest_orders;
-  v_steps := v_steps || jsonb_build_object('orders', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_steps := v_steps || jsonb_build_object('orders', app.ms_since(t));
   t := clock_timestamp();
 
   -- The invoices' lines (their earlier lines were deleted by the caller).
@@ -921,7 +921,7 @@ BEGIN
   FROM data.mangalam_invoices m
   JOIN pg_temp.ingest_orders o ON o.invoice_number = m.invoice_number
   LEFT JOIN data.products p ON p.product_key = m.product_key;
-  v_steps := v_steps || jsonb_build_object('items', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_steps := v_steps || jsonb_build_object('items', app.ms_since(t));
   t := clock_timestamp();
 
   -- Touched: the stores of this job's invoices, and the stores those invoices belonged to before.
@@ -939,7 +939,7 @@ BEGIN
         GROUP BY t.id) a
   WHERE s.id = a.id AND (s.first_order_date, s.last_order_date) IS DISTINCT FROM (a.f, a.l);
 
-  v_steps := v_steps || jsonb_build_object('dates', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_steps := v_steps || jsonb_build_object('dates', app.ms_since(t));
   RETURN jsonb_build_object('new_stores', v_new_stores, 'new_products', v_new_products, 'touched', to_jsonb(v_touched),
                             'changed_from', v_changed_from, 'steps', v_steps);
 END

@@ -43,7 +43,7 @@ BEGIN
     ANALYZE data.invoice_items (order_id, product_id, is_product, is_return, quantity);
     ANALYZE data.products;
     ANALYZE data.stores;
-    v_timings := v_timings || jsonb_build_object('analyze', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+    v_timings := v_timings || jsonb_build_object('analyze', app.ms_since(t));
   END IF;
 
   t := clock_timestamp();
@@ -51,7 +51,7 @@ BEGIN
                  WHERE c.fitted_as_of <= p_as_of AND c.fitted_as_of > p_as_of - 28
                    AND c.features = app.confidence_feature_names()) THEN
     PERFORM app.fit_calibration(p_as_of);
-    v_timings := v_timings || jsonb_build_object('calibration', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+    v_timings := v_timings || jsonb_build_object('calibration', app.ms_since(t));
   END IF;
 
   v_remine := p_upselling AND app.rules_stale(p_as_of, p_every_store);
@@ -67,15 +67,15 @@ BEGIN
   PERFORM app.stage_recent_lines(p_as_of, 12, true,
                                  CASE WHEN v_remine OR (p_upselling AND app.upselling_compares_peers())
                                       THEN NULL ELSE p_scope END);
-  v_timings := v_timings || jsonb_build_object('recent_lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_timings := v_timings || jsonb_build_object('recent_lines', app.ms_since(t));
 
   t := clock_timestamp();
   PERFORM app.recompute_segments(p_as_of);
-  v_timings := v_timings || jsonb_build_object('segments', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_timings := v_timings || jsonb_build_object('segments', app.ms_since(t));
 
   t := clock_timestamp();
   PERFORM app.recompute_predictions(p_as_of, p_scope);
-  v_timings := v_timings || jsonb_build_object('predictions', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_timings := v_timings || jsonb_build_object('predictions', app.ms_since(t));
 
   IF p_upselling THEN
     v_timings := v_timings || app.refresh_upselling(p_as_of, p_scope, v_remine);
@@ -143,7 +143,7 @@ BEGIN
 
   t := clock_timestamp();
   PERFORM app.refresh_dashboard();
-  v_timings := v_timings || jsonb_build_object('dashboard', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_timings := v_timings || jsonb_build_object('dashboard', app.ms_since(t));
 
   PERFORM set_config('mangalm.recent_lines', '', true);
   PERFORM set_config('mangalm.refresh_timings', v_timings::text, true);
@@ -169,7 +169,7 @@ DECLARE
 BEGIN
   v_fit := app.fit_calibration(p_as_of);
   -- (the fits' time joins the refresh's steps: a refit is often the largest of them)
-  v_fitted_ms := round(extract(epoch FROM clock_timestamp() - v_started) * 1000);
+  v_fitted_ms := app.ms_since(v_started);
   PERFORM app.refresh_derived(NULL, 'predict', p_as_of, NULL, p_upselling);
   SELECT jsonb_build_object(
     'as_of', p_as_of,
@@ -205,7 +205,7 @@ DECLARE
 BEGIN
   PERFORM pg_advisory_xact_lock(app.lock_class('upselling'), 0);
   PERFORM app.stage_recent_lines(p_as_of, 12, true);
-  v_timings := jsonb_build_object('upselling_recent_lines', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  v_timings := jsonb_build_object('upselling_recent_lines', app.ms_since(t));
   v_timings := v_timings || app.refresh_upselling(p_as_of, NULL, app.rules_stale(p_as_of, true));
   PERFORM set_config('mangalm.recent_lines', '', true);
   RETURN v_timings;

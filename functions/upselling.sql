@@ -58,11 +58,11 @@ BEGIN
   PERFORM pg_advisory_xact_lock(app.lock_class('upselling'), 0);
   IF p_remine THEN
     PERFORM app.recompute_associations(p_as_of);
-    v_timings := v_timings || jsonb_build_object('rules', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+    v_timings := v_timings || jsonb_build_object('rules', app.ms_since(t));
     t := clock_timestamp();
   END IF;
   PERFORM app.recompute_upselling(p_as_of, p_scope);
-  RETURN v_timings || jsonb_build_object('upselling', round(extract(epoch FROM clock_timestamp() - t) * 1000));
+  RETURN v_timings || jsonb_build_object('upselling', app.ms_since(t));
 END
 $$;
 
