@@ -107,8 +107,8 @@ def run_predict(s: Settings, as_of: date | None, url: str | None = None) -> dict
     """Every store's prediction, segment and upselling as of a date (the newest invoice date when
     None), on both cores: app.predict (the fits, predictions, segments, dashboard) in this
     session, app.predict_upselling (association rules, upselling) in a second one. Upselling
-    reads neither predictions nor segments, and each half is about half the work: at the whole
-    real export's size 10.3 s in one session. Each half is its own transaction; the predictions
+    reads neither predictions nor segments, and each half is about half the work (README,
+    "Analytics speed at real size": one session against two). Each half is its own transaction; the predictions
     commit after the upselling, so their data_changed event follows both. An error in either half is
     raised once both have ended (the other half's results, valid on their own, stay). Returns
     app.predict's summary with both halves' step timings and the wall seconds."""
