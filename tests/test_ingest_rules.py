@@ -147,6 +147,40 @@ def test_a_number_that_is_no_number_rejects_the_line_naming_the_column(conn, db_
     assert [l["item_name"] for l in lines(conn, job["id"])] == ["Shampoo"]
 
 
+def csv_line(cells: list[str | None]) -> str:
+    """A staged line as a CSV writer writes it: NULL as nothing, a value quoted when it is
+    empty or holds a comma, a quote or a line break (the test's own oracle)."""
+    return ",".join("" if c is None else '"' + c.replace('"', '""') + '"' if c == "" or any(x in c for x in ',"\r\n')
+                    else c for c in cells)
+
+
+@pytest.mark.parametrize("ncols", [1, 3, 45, 123])
+def test_a_rejected_line_is_written_back_as_the_csv_line_of_its_cells(conn, ncols):
+    # app.ingest_raw_line joins the cells of a line with nothing to quote at once and quotes the
+    # others cell by cell; both ways, and files wider than concat()'s 100 arguments, write the
+    # same line as app.csv_cell per cell.
+    specials = [None, "", "plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "₹1,23,456.00", "आटा गेहूं", "'x", " "]
+    lines_ = [["v%d" % i for i in range(ncols)], [None] * ncols, [""] * ncols]
+    for k, v in enumerate(specials):
+        for at in {0, ncols // 2, ncols - 1}:
+            line = ["v%d" % i if (i + k) % 3 else None for i in range(ncols)]
+            line[at] = v
+            lines_.append(line)
+    cols = ", ".join(f"c{i} text" for i in range(1, ncols + 1))
+    conn.execute("BEGIN")
+    try:
+        conn.execute(f"CREATE TEMP TABLE raw_cells (n integer, {cols}) ON COMMIT DROP")
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO raw_cells VALUES (%s{', %s' * ncols})", [[n] + l for n, l in enumerate(lines_)])
+        expr = conn.execute("SELECT app.ingest_raw_line(%s)", (ncols,)).fetchone()[0]
+        per_cell = " || ',' || ".join(f"app.csv_cell(s.c{i})" for i in range(1, ncols + 1))
+        got = conn.execute(f"SELECT {expr}, {per_cell} FROM raw_cells s ORDER BY n").fetchall()
+    finally:
+        conn.execute("ROLLBACK")
+    assert [g[0] for g in got] == [csv_line(l) for l in lines_]
+    assert [g[0] for g in got] == [g[1] for g in got]
+
+
 def test_nan_is_no_number(conn, db_url):
     text = ("Invoice Date,Invoice Number,Customer ID,Item Name,Quantity,Item Price\n"
             "2024-05-02,FX-NAN-1,FX-NANC,Thing,NaN,10\n2024-05-02,FX-NAN-1,FX-NANC,Thing,1,10\n")
