@@ -126,6 +126,27 @@ def test_impossible_date_rejects_the_line(conn, db_url):
     assert [l["invoice_date"] for l in lines(conn, job["id"])] == [date(2024, 2, 29)]
 
 
+def test_every_invalid_date_text_rejects_its_line_and_valid_ones_do_not(conn, db_url):
+    # The validation finds the lines whose date is invalid in a list of the invalid date texts;
+    # a text app.ingest_parse never looked up ('absent:' is its marker of a missing column) is
+    # invalid too, and a valid date spelled like an invalid one's prefix is not.
+    text = ("Invoice Date,Invoice Number,Customer ID,Item Name,Quantity,Item Price,Due Date\n"
+            "2024-02-30,FX-DL-1,FX-DLC,Thing,1,10,2024-03-01\n"
+            "absent:date1,FX-DL-1,FX-DLC,Thing,1,10,\n"
+            "2024-02-29,FX-DL-1,FX-DLC,Thing,1,10,31/04/2024\n"
+            "2024-02-29,FX-DL-2,FX-DLC,Thing,1,10,2024-02-30\n"
+            "29/02/2024,FX-DL-2,FX-DLC,Thing,1,10,\n")
+    job = ingest(db_url, text)
+    check_invariant(job)
+    got = [(r["line_no"], r["column_name"], r["reason"]) for r in rejects(conn, job["id"])]
+    hint = " is not a valid date (expected YYYY-MM-DD or DD/MM/YYYY; use --date-order mdy for MM/DD/YYYY)"
+    assert got == [(2, "Invoice Date", 'Invoice Date: "2024-02-30"' + hint),
+                   (3, "Invoice Date", 'Invoice Date: "absent:date1"' + hint),
+                   (4, "Due Date", 'Due Date: "31/04/2024"' + hint),
+                   (5, "Due Date", 'Due Date: "2024-02-30"' + hint)]
+    assert [(l["source_line"], l["invoice_date"]) for l in lines(conn, job["id"])] == [(6, date(2024, 2, 29))]
+
+
 def test_numbers_with_currency_marks_and_separators_are_read(conn, db_url):
     job = ingest(db_url, "currency.csv")
     check_invariant(job)
