@@ -178,8 +178,8 @@ def csv_line(cells: list[str | None]) -> str:
 @pytest.mark.parametrize("ncols", [1, 3, 45, 123])
 def test_a_rejected_line_is_written_back_as_the_csv_line_of_its_cells(conn, ncols):
     # app.ingest_raw_line joins the cells of a line with nothing to quote at once and quotes the
-    # others cell by cell; both ways, and files wider than concat()'s 100 arguments, write the
-    # same line as app.csv_cell per cell.
+    # others cell by cell; both ways, narrow and wide (123 columns), write the same line as
+    # app.csv_cell per cell and as the test's own CSV writer.
     specials = [None, "", "plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "₹1,23,456.00", "आटा गेहूं", "'x", " "]
     lines_ = [["v%d" % i for i in range(ncols)], [None] * ncols, [""] * ncols]
     for k, v in enumerate(specials):
