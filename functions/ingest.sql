@@ -522,6 +522,9 @@ BEGIN
   -- array_remove, array_to_string and array_position, cost ~40 ms more on the real export's
   -- 115,524 rejects); the loader's rejects are read only when the loader staged some (the
   -- job's options say how many): ~30 ms, a second scan of every staged line, otherwise.
+  DROP TABLE IF EXISTS pg_temp.ingest_rejected;
+  CREATE TEMP TABLE ingest_rejected (line_no integer, invoice_number text COLLATE "C") ON COMMIT DROP;
+  IF v_careful OR v_need_checks THEN
   -- The date checks read only whether a line's date was found valid (d_<field>.d IS NULL).
   -- Instead of joining every staged line to pg_temp.ingest_dates (~70 ms on the real export),
   -- the few invalid date texts are a constant list (a hashed = ANY) evaluated in the scan. It
@@ -539,10 +542,6 @@ BEGIN
   ELSE
     v_date_checks := v_date_joins;
   END IF;
-
-  DROP TABLE IF EXISTS pg_temp.ingest_rejected;
-  CREATE TEMP TABLE ingest_rejected (line_no integer, invoice_number text COLLATE "C") ON COMMIT DROP;
-  IF v_careful OR v_need_checks THEN
   EXECUTE format($q$
     WITH bad AS MATERIALIZED (
       SELECT s.line_no, coalesce(%8$s, %9$s) AS invoice_number, %2$s AS raw,
