@@ -126,6 +126,27 @@ def test_impossible_date_rejects_the_line(conn, db_url):
     assert [l["invoice_date"] for l in lines(conn, job["id"])] == [date(2024, 2, 29)]
 
 
+def test_every_invalid_date_text_rejects_its_line_and_valid_ones_do_not(conn, db_url):
+    # The validation finds the lines whose date is invalid in a list of the invalid date texts;
+    # a text app.ingest_parse never looked up ('absent:' is its marker of a missing column) is
+    # invalid too, and a valid date spelled like an invalid one's prefix is not.
+    text = ("Invoice Date,Invoice Number,Customer ID,Item Name,Quantity,Item Price,Due Date\n"
+            "2024-02-30,FX-DL-1,FX-DLC,Thing,1,10,2024-03-01\n"
+            "absent:date1,FX-DL-1,FX-DLC,Thing,1,10,\n"
+            "2024-02-29,FX-DL-1,FX-DLC,Thing,1,10,31/04/2024\n"
+            "2024-02-29,FX-DL-2,FX-DLC,Thing,1,10,2024-02-30\n"
+            "29/02/2024,FX-DL-2,FX-DLC,Thing,1,10,\n")
+    job = ingest(db_url, text)
+    check_invariant(job)
+    got = [(r["line_no"], r["column_name"], r["reason"]) for r in rejects(conn, job["id"])]
+    hint = " is not a valid date (expected YYYY-MM-DD or DD/MM/YYYY; use --date-order mdy for MM/DD/YYYY)"
+    assert got == [(2, "Invoice Date", 'Invoice Date: "2024-02-30"' + hint),
+                   (3, "Invoice Date", 'Invoice Date: "absent:date1"' + hint),
+                   (4, "Due Date", 'Due Date: "31/04/2024"' + hint),
+                   (5, "Due Date", 'Due Date: "2024-02-30"' + hint)]
+    assert [(l["source_line"], l["invoice_date"]) for l in lines(conn, job["id"])] == [(6, date(2024, 2, 29))]
+
+
 def test_numbers_with_currency_marks_and_separators_are_read(conn, db_url):
     job = ingest(db_url, "currency.csv")
     check_invariant(job)
@@ -145,6 +166,40 @@ def test_a_number_that_is_no_number_rejects_the_line_naming_the_column(conn, db_
     assert rej["reason"] == 'Quantity: "12 pcs" is not a number'
     assert "12 pcs" in rej["raw_line"] and rej["raw_line"].startswith("2024-04-02,FX-X-1,")
     assert [l["item_name"] for l in lines(conn, job["id"])] == ["Shampoo"]
+
+
+def csv_line(cells: list[str | None]) -> str:
+    """A staged line as a CSV writer writes it: NULL as nothing, a value quoted when it is
+    empty or holds a comma, a quote or a line break (the test's own oracle)."""
+    return ",".join("" if c is None else '"' + c.replace('"', '""') + '"' if c == "" or any(x in c for x in ',"\r\n')
+                    else c for c in cells)
+
+
+@pytest.mark.parametrize("ncols", [1, 3, 45, 123])
+def test_a_rejected_line_is_written_back_as_the_csv_line_of_its_cells(conn, ncols):
+    # app.ingest_raw_line joins the cells of a line with nothing to quote at once and quotes the
+    # others cell by cell; both ways, narrow and wide (123 columns), write the same line as
+    # app.csv_cell per cell and as the test's own CSV writer.
+    specials = [None, "", "plain", "a,b", 'say "hi"', "two\nlines", "cr\rhere", "₹1,23,456.00", "आटा गेहूं", "'x", " "]
+    lines_ = [["v%d" % i for i in range(ncols)], [None] * ncols, [""] * ncols]
+    for k, v in enumerate(specials):
+        for at in {0, ncols // 2, ncols - 1}:
+            line = ["v%d" % i if (i + k) % 3 else None for i in range(ncols)]
+            line[at] = v
+            lines_.append(line)
+    cols = ", ".join(f"c{i} text" for i in range(1, ncols + 1))
+    conn.execute("BEGIN")
+    try:
+        conn.execute(f"CREATE TEMP TABLE raw_cells (n integer, {cols}) ON COMMIT DROP")
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO raw_cells VALUES (%s{', %s' * ncols})", [[n] + l for n, l in enumerate(lines_)])
+        expr = conn.execute("SELECT app.ingest_raw_line(%s)", (ncols,)).fetchone()[0]
+        per_cell = " || ',' || ".join(f"app.csv_cell(s.c{i})" for i in range(1, ncols + 1))
+        got = conn.execute(f"SELECT {expr}, {per_cell} FROM raw_cells s ORDER BY n").fetchall()
+    finally:
+        conn.execute("ROLLBACK")
+    assert [g[0] for g in got] == [csv_line(l) for l in lines_]
+    assert [g[0] for g in got] == [g[1] for g in got]
 
 
 def test_nan_is_no_number(conn, db_url):
