@@ -427,17 +427,20 @@ BEGIN
                                                 x ->> 'product_id', x ->> 'sku', x ->> 'item_name')
          ELSE '''absent:name''::text' END,
     stg, v_plain_bad);
+  -- The look-ups read only the kinds of the fields the file has: a field it lacks was grouped
+  -- as its marker above, while a cell of a field it has may hold any text, 'absent:…' too
+  -- (filtering values by that prefix once let such a date skip every check and fail the job).
   DROP TABLE IF EXISTS pg_temp.ingest_dates;
   CREATE TEMP TABLE ingest_dates ON COMMIT DROP AS
     SELECT v, app.parse_date(v, v_order) AS d FROM pg_temp.ingest_distinct
-    WHERE kind IN ('date1', 'date2') AND v IS NOT NULL AND v NOT LIKE 'absent:%' GROUP BY v;
+    WHERE kind = ANY ((ARRAY['date1', 'date2'])[1:cardinality(v_dates)]) AND v IS NOT NULL GROUP BY v;
   DROP TABLE IF EXISTS pg_temp.ingest_void;
   CREATE TEMP TABLE ingest_void ON COMMIT DROP AS
-    SELECT v FROM pg_temp.ingest_distinct WHERE kind = 'status' AND v ~* '^\s*(void|voided|cancell?ed|cancel)\s*$'
-      AND v NOT LIKE 'absent:%';
+    SELECT v FROM pg_temp.ingest_distinct
+    WHERE kind = 'status' AND fields ? 'invoice_status' AND v ~* '^\s*(void|voided|cancell?ed|cancel)\s*$';
   DROP TABLE IF EXISTS pg_temp.ingest_nonproduct;
   CREATE TEMP TABLE ingest_nonproduct ON COMMIT DROP AS
-    SELECT v FROM pg_temp.ingest_distinct WHERE kind = 'name' AND v ~* v_np_regex AND v NOT LIKE 'absent:%';
+    SELECT v FROM pg_temp.ingest_distinct WHERE kind = 'name' AND fields ? 'item_name' AND v ~* v_np_regex;
   -- This job's invoices (lines that fail the checks are taken out below).
   DROP TABLE IF EXISTS pg_temp.ingest_invoices;
   CREATE TEMP TABLE ingest_invoices ON COMMIT DROP AS
@@ -486,8 +489,6 @@ DECLARE
   msg text[] := ARRAY(SELECT jsonb_array_elements_text(plan -> 'msg'));
   colname text[] := ARRAY(SELECT jsonb_array_elements_text(plan -> 'colname'));
   v_rejected integer;
-  v_invalid_dates text[];
-  v_date_checks text := '';
   valid text;
   r record;
 BEGIN
@@ -525,23 +526,6 @@ BEGIN
   DROP TABLE IF EXISTS pg_temp.ingest_rejected;
   CREATE TEMP TABLE ingest_rejected (line_no integer, invoice_number text COLLATE "C") ON COMMIT DROP;
   IF v_careful OR v_need_checks THEN
-  -- The date checks read only whether a line's date was found valid (d_<field>.d IS NULL).
-  -- Instead of joining every staged line to pg_temp.ingest_dates (~70 ms on the real export),
-  -- the few invalid date texts are a constant list (a hashed = ANY) evaluated in the scan. It
-  -- is the same test: every date text of the staged lines is in ingest_dates (app.ingest_parse
-  -- collected them from the same lines) except those starting 'absent:', which it leaves out,
-  -- so the join found no row for them (the date is invalid) nor for a NULL cell. Past 10,000
-  -- invalid texts the join is kept.
-  v_invalid_dates := ARRAY(SELECT v FROM pg_temp.ingest_dates WHERE d IS NULL ORDER BY v LIMIT 10001);
-  IF cardinality(v_invalid_dates) <= 10000 THEN
-    FOR r IN SELECT f.field FROM app.ingest_fields() f WHERE f.kind = 'date' AND fields ? f.field LOOP
-      v_date_checks := v_date_checks || format(
-        ' CROSS JOIN LATERAL (SELECT CASE WHEN %1$s IS NULL OR %1$s LIKE ''absent:%%'' OR %1$s = ANY (%2$L::text[])'
-        ' THEN NULL::date ELSE DATE ''2000-01-01'' END AS d) %3$I', x ->> r.field, v_invalid_dates, 'd_' || r.field);
-    END LOOP;
-  ELSE
-    v_date_checks := v_date_joins;
-  END IF;
   EXECUTE format($q$
     WITH bad AS MATERIALIZED (
       SELECT s.line_no, coalesce(%8$s, %9$s) AS invoice_number, %2$s AS raw,
@@ -557,7 +541,7 @@ BEGIN
     app.ingest_raw_line(jsonb_array_length(headers)),
     (SELECT string_agg(format('CASE WHEN %s THEN %s END', b, m), ', ') FROM unnest(bad, msg) AS u(b, m)),
     (SELECT string_agg(format('WHEN %s THEN %s', b, quote_nullable(c)), ' ') FROM unnest(bad, colname) AS u(b, c)),
-    stg, v_date_checks, array_to_string(bad, ' OR '), x ->> 'invoice_number', x ->> 'invoice_id',
+    stg, v_date_joins, array_to_string(bad, ' OR '), x ->> 'invoice_number', x ->> 'invoice_id',
     CASE WHEN coalesce((j.options ->> 'loader_rejects')::integer, 1) > 0 THEN
       format('SELECT %s, s.line_no, s.c1, s.reject, NULL FROM %s s WHERE s.reject IS NOT NULL UNION ALL', p_job, stg)
     ELSE '' END);

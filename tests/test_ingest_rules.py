@@ -127,9 +127,8 @@ def test_impossible_date_rejects_the_line(conn, db_url):
 
 
 def test_every_invalid_date_text_rejects_its_line_and_valid_ones_do_not(conn, db_url):
-    # The validation finds the lines whose date is invalid in a list of the invalid date texts;
-    # a text app.ingest_parse never looked up ('absent:' is its marker of a missing column) is
-    # invalid too, and a valid date spelled like an invalid one's prefix is not.
+    # Each invalid date text rejects its line, naming its column; a text spelled like the marker
+    # app.ingest_parse groups a missing column as ('absent:date1') is a cell like any other.
     text = ("Invoice Date,Invoice Number,Customer ID,Item Name,Quantity,Item Price,Due Date\n"
             "2024-02-30,FX-DL-1,FX-DLC,Thing,1,10,2024-03-01\n"
             "absent:date1,FX-DL-1,FX-DLC,Thing,1,10,\n"
@@ -145,6 +144,21 @@ def test_every_invalid_date_text_rejects_its_line_and_valid_ones_do_not(conn, db
                    (4, "Due Date", 'Due Date: "31/04/2024"' + hint),
                    (5, "Due Date", 'Due Date: "2024-02-30"' + hint)]
     assert [(l["source_line"], l["invoice_date"]) for l in lines(conn, job["id"])] == [(6, date(2024, 2, 29))]
+
+
+def test_a_date_spelled_like_a_missing_columns_marker_rejects_its_line_not_the_job(conn, db_url):
+    # The only bad cell of the file: no other check makes the validation run, so the date
+    # look-up alone must see it (it once skipped texts starting 'absent:' and the job failed on
+    # a NULL invoice date).
+    text = ("Invoice Date,Invoice Number,Customer ID,Item Name,Quantity,Item Price\n"
+            "absent:x,FX-AB-1,FX-ABC,Thing,1,10\n"
+            "2024-02-29,FX-AB-2,FX-ABC,Thing,1,10\n")
+    job = ingest(db_url, text)
+    check_invariant(job)
+    got = [(r["line_no"], r["column_name"], r["reason"]) for r in rejects(conn, job["id"])]
+    assert got == [(2, "Invoice Date", 'Invoice Date: "absent:x" is not a valid date (expected YYYY-MM-DD or '
+                                       'DD/MM/YYYY; use --date-order mdy for MM/DD/YYYY)')]
+    assert [(l["source_line"], l["invoice_date"]) for l in lines(conn, job["id"])] == [(3, date(2024, 2, 29))]
 
 
 def test_numbers_with_currency_marks_and_separators_are_read(conn, db_url):
