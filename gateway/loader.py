@@ -567,8 +567,9 @@ class _Recorder:
         # ~1.7x faster than bytes' `in` for a two-byte needle of common bytes (measured
         # 0.50 against 0.84 ms per MB of the 1M generated file, which has no such pair, so
         # both searches read the whole block).
-        self.find_pair1 = re.compile(re.escape(self.pair1)).search
-        self.find_pair2 = re.compile(re.escape(self.pair2)).search
+        pair1, pair2 = re.compile(re.escape(self.pair1)), re.compile(re.escape(self.pair2))
+        self.find_pair1, self.find_pair2 = pair1.search, pair2.search
+        self.split_pair1, self.split_pair2 = pair1.split, pair2.split
         self.blanks = (b" ",) if self.d == b"\t" else (b" ", b"\t")
         # Byte tables for the quote checks: 1 where the character is ordinary (not a delimiter,
         # line break or quote), a blank, not a quote.
@@ -583,7 +584,6 @@ class _Recorder:
         not_quote = bytearray(b"\x01" * 256)
         not_quote[34] = 0
         self.t_not_quote = bytes(not_quote)
-        self.t_nl_as_d = bytes.maketrans(b"\n", self.d)
         self.rejects = 0
         self.lock = threading.Lock()
         self.empty_tail = self.d * (self.ncols - 1)
@@ -645,17 +645,16 @@ class _Recorder:
         # Tabs and stray CRs: the line path decides.
         if b"\r" in block or (d != b"\t" and b"\t" in block):
             return None
-        # Blanks next to a delimiter or a line break outside quotes, and just inside a quoted
-        # value's quotes, are trimmed here for the whole block (split and join, C speed; a
-        # short loop over the quoted values). The real export has a blank after the item name
-        # on 104,156 of its 500,805 lines ("MIRROR, " quoted on 1,827), so nearly every block
-        # used to go through the line path and csv.reader: receive took 2.1 s against 0.5 s
-        # of raw COPY.
-        # (Line breaks read as delimiters: two searches of the block instead of four.)
-        lined = outside.translate(self.t_nl_as_d)
-        trim = (blank_inside or block[:1] == b" " or block[-1:] == b" " or self.find_pair1(lined) is not None
-                or self.find_pair2(lined) is not None)
-        if trim:
+        # Blanks next to a delimiter outside quotes, and just inside a quoted value's quotes,
+        # are trimmed here for the whole block (split and join, C speed; a short loop over the
+        # quoted values); blanks at a line's start or end by the loop below, which strips each
+        # line (no quoted value spans a line here, so a line starts and ends outside quotes).
+        # The real export has a blank after the item name on 104,156 of its 500,805 lines
+        # ("MIRROR, " quoted on 1,827), so nearly every block used to go through the line path
+        # and csv.reader: receive took 2.1 s against 0.5 s of raw COPY. (Stripping each line,
+        # ~0.05 µs, costs less than looking for a blank next to a line break: the outside text
+        # with line breaks made delimiters, ~0.35 ms per MB, was searched for that.)
+        if blank_inside or self.find_pair1(outside) is not None or self.find_pair2(outside) is not None:
             lines = self._trim(segs if quoted else [block])
         else:
             lines = block.split(b"\n")
@@ -671,6 +670,7 @@ class _Recorder:
         n = first_no - 1
         for line in lines:
             n += 1
+            line = line.strip(b" ")
             if k0 is None:
                 if not line.strip(b" \t,;|"):
                     skipped += 1
@@ -700,28 +700,28 @@ class _Recorder:
 
     def _trim(self, segs: list[bytes]) -> list[bytes]:
         """The block's lines (segs: the block split on its quotes, so segs[0::2] lie outside
-        quotes) with every value trimmed as the line path trims it: the blanks next to a
-        delimiter or a line break and at the block's two ends (a line's start and end) go,
+        quotes) with every value trimmed as the line path trims it, but for the blanks at a
+        line's start and end, which the caller strips: the blanks next to a delimiter go,
         and so do the blanks after a value's opening quote and before its closing one. The
         quotes passed _quotes_clean, so no blank outside quotes touches a quote; a doubled
         quote ("") is a pair around an empty outside segment and neither opens nor closes a
         value. (The blank is a space: a block with a tab that is not the delimiter took the
         line path.)
-        Whatever the order, this removes each run of blanks outside quotes that touches a
-        delimiter, a line break or the block's ends. The runs next to a delimiter are split
-        out of all the outside text at once (the outside segments joined by NUL, which a
-        block on this path never holds, so no run crosses a quoted value); those at a line's
-        start or end by stripping each line, which costs less than two more searches of the
-        block for a blank next to a line break (~0.05 against ~1.6 ms per MB)."""
+        With the caller's strip, this removes each run of blanks outside quotes that touches
+        a delimiter, a line break or the block's ends, whatever the order. The runs next to a
+        delimiter are split out of all the outside text at once (the outside segments joined
+        by NUL, which a block on this path never holds, so no run crosses a quoted value;
+        per outside segment, four searches each, this took ~4.5 against ~2.5 ms per MB of the
+        real export)."""
         segs = list(segs)
         last = len(segs) - 1
         d = self.d
         outside = b"\x00".join(segs[0::2])
-        if self.find_pair2(outside) is not None:
-            parts = outside.split(self.pair2)
+        parts = self.split_pair2(outside)           # (re's split: its search is the faster one)
+        if len(parts) > 1:
             outside = d.join([p.rstrip(b" ") for p in parts[:-1]] + [parts[-1]])
-        if self.find_pair1(outside) is not None:
-            parts = outside.split(self.pair1)
+        parts = self.split_pair1(outside)
+        if len(parts) > 1:
             outside = d.join([parts[0]] + [p.lstrip(b" ") for p in parts[1:]])
         if last:
             segs[0::2] = outside.split(b"\x00")
@@ -731,7 +731,7 @@ class _Recorder:
                 if i + 1 == last or segs[i + 1]:
                     segs[i] = segs[i].rstrip(b" ")          # before a closing quote
             outside = b'"'.join(segs)
-        return [line.strip(b" ") for line in outside.split(b"\n")]
+        return outside.split(b"\n")
 
     def _pos(self, key: bytes | None) -> bytes:
         """The record's position within its invoice (1, 2, ...), counted in file order."""
