@@ -668,6 +668,14 @@ class _Recorder:
         k1 = self.kmax + 1
         skipped = 0
         n = first_no - 1
+        # An invoice's lines follow one another and share their first k1 fields (date, invoice
+        # ID, number): a line that starts with the same k1 fields as the line before, up to the
+        # k1-th delimiter, has the same key and no quote among them, so it is the next
+        # position of the same invoice (one startswith instead of a split, ~0.3 µs a line).
+        # The run's count goes back to `positions` before anything else reads it.
+        head = None                              # the first k1 fields of the run's first line
+        run_key = None
+        run_pos = 0
         for line in lines:
             n += 1
             line = line.strip(b" ")
@@ -677,6 +685,13 @@ class _Recorder:
                 else:
                     append(b"%d%s%s%s%s\n" % (n, d, d, d, line))
                 continue
+            if head is not None:
+                if line.startswith(head):
+                    run_pos += 1
+                    append(b"%d%s%d%s%s%s\n" % (n, d, run_pos, d, d, line))
+                    continue
+                positions[run_key] = run_pos
+                head = None
             parts = line.split(d, k1)
             if quoted and len(parts) > k1 and line.find(b'"', 0, len(line) - len(parts[-1])) >= 0:
                 slow = self.slow(n, line)        # a quoted invoice number: parse it properly
@@ -692,10 +707,16 @@ class _Recorder:
                 pos = get(key, 0) + 1
                 positions[key] = pos
                 append(b"%d%s%d%s%s%s\n" % (n, d, pos, d, d, line))
+                if len(parts) > k1:
+                    head = line[:len(line) - len(parts[-1])]
+                    run_key = key
+                    run_pos = pos
             elif not line.strip(b" \t,;|"):
                 skipped += 1                     # blank lines are not data lines
             else:
                 append(b"%d%s%s%s%s\n" % (n, d, d, d, line))
+        if head is not None:
+            positions[run_key] = run_pos
         return out, skipped, len(lines)
 
     def _trim(self, segs: list[bytes]) -> list[bytes]:
