@@ -156,6 +156,19 @@ def test_the_block_path_and_the_line_path_agree(offline, monkeypatch):
     assert offline.lines == fast
 
 
+def load_on_the_block_path(data: bytes, monkeypatch) -> "loader.Received":
+    """Loads data in 4 KiB blocks (many after the header's) and checks that every one of them
+    took the block path, none the line path."""
+    monkeypatch.setattr(loader, "CHUNK", 4096)
+    taken = []
+    block = loader._Recorder.block
+    monkeypatch.setattr(loader._Recorder, "block",
+                        lambda self, first, b: taken.append(block(self, first, b)) or taken[-1])
+    received = loader.load_stream("x", io.BytesIO(data), loader.LoadOptions())
+    assert taken and all(t is not None for t in taken), "a block left the block path"
+    return received
+
+
 def test_an_invoices_lines_in_a_row_count_positions_as_the_line_path_does(offline, monkeypatch):
     # The block path gives a line that starts with the same fields as the line before, up to
     # the invoice number, the next position without reading its key again. Runs here are broken
@@ -173,13 +186,7 @@ def test_an_invoices_lines_in_a_row_count_positions_as_the_line_path_does(offlin
         else:
             rows.append(f"{date},{inv},Store,Item {i},{i},10,note")
     data = (",".join(HEADER) + "\n" + "\n".join(rows) + "\n").encode()
-    monkeypatch.setattr(loader, "CHUNK", 4096)                # many blocks after the header's
-    taken = []
-    block = loader._Recorder.block
-    monkeypatch.setattr(loader._Recorder, "block",
-                        lambda self, first, b: taken.append(block(self, first, b)) or taken[-1])
-    loader.load_stream("x", io.BytesIO(data), loader.LoadOptions())
-    assert taken and all(t is not None for t in taken), "a block left the block path"
+    load_on_the_block_path(data, monkeypatch)
     fast = list(offline.lines)
     positions = [int(l.split(b",")[1] or 0) for l in fast]
     assert max(positions) > 5                                  # invoices seen again go on counting
@@ -232,13 +239,7 @@ def test_blanks_next_to_delimiters_are_trimmed_on_the_block_path(offline, monkey
         if i % 500 == 0:
             rows.append("  ,  , ")                    # a line of blanks and delimiters: not a data line
     data = (",".join(HEADER) + "\n" + "\n".join(rows) + "\n").encode()
-    monkeypatch.setattr(loader, "CHUNK", 4096)                # many blocks after the header's
-    taken = []
-    block = loader._Recorder.block
-    monkeypatch.setattr(loader._Recorder, "block",
-                        lambda self, first, b: taken.append(block(self, first, b)) or taken[-1])
-    received = loader.load_stream("x", io.BytesIO(data), loader.LoadOptions())
-    assert taken and all(t is not None for t in taken), "a block left the block path"
+    received = load_on_the_block_path(data, monkeypatch)
     assert received.lines == 3000 and received.skipped == 6
     fast = copy_rows(offline.lines, len(HEADER))
     expected = [[f.strip(" ") for f in r] for r in csv.reader(io.StringIO("\n".join(rows)))
