@@ -453,7 +453,9 @@ BEGIN
   -- with the statistics 345 ms, min of 4). A sample of 3,000 rows (statistics target 10)
   -- plans these statements as well as the default 30,000 and costs less: an upload touching
   -- 172 stores of that half, recent lines 144 -> 117 ms; every store 293 -> 265 ms (A/B, min
-  -- of 4 and 2; the other steps took as long). (A partial staging is analyzed once complete.)
+  -- of 4 and 2; the other steps took as long). A staging of a few stores is analyzed after the
+  -- aggregate below, as it was measured: with statistics the aggregate may take another plan,
+  -- and its float sums another order.
   IF p_stores IS NULL THEN
     PERFORM app.analyze_sample('pg_temp.recent_lines', 'store_key', 'product_id', 'back', 'amount');
   END IF;
